@@ -1,0 +1,53 @@
+"""The column contract shared by every engine: normalized trades and candles, as Arrow schemas.
+
+The validity rules (OHLC order, alignment, ...) live in :mod:`daap.schemas`; this module only names the columns
+and their types, in order.
+
+Example:
+    >>> from daap.contract import CANDLE_COLUMNS
+    >>> CANDLE_COLUMNS[:4]
+    ('symbol', 'interval', 'open_time', 'close_time')
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+_TS = pa.timestamp("us", tz="UTC")
+
+#: Normalized trades (ARCHITECTURE.md section 2).
+TRADES_SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("trade_id", pa.int64()),
+        ("price", pa.float64()),
+        ("qty", pa.float64()),
+        ("quote_qty", pa.float64()),
+        ("time", _TS),
+        ("is_buyer_maker", pa.bool_()),
+    ]
+)
+
+#: Candles, columns in contract order. ``vwap`` and the trade ids are null on gap rows.
+CANDLES_SCHEMA = pa.schema(
+    [
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("interval", pa.string(), nullable=False),
+        pa.field("open_time", _TS, nullable=False),
+        pa.field("close_time", _TS, nullable=False),
+        pa.field("open", pa.float64(), nullable=False),
+        pa.field("high", pa.float64(), nullable=False),
+        pa.field("low", pa.float64(), nullable=False),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("volume", pa.float64(), nullable=False),
+        pa.field("quote_volume", pa.float64(), nullable=False),
+        pa.field("trades", pa.int64(), nullable=False),
+        pa.field("taker_buy_volume", pa.float64(), nullable=False),
+        pa.field("taker_buy_quote_volume", pa.float64(), nullable=False),
+        pa.field("vwap", pa.float64()),
+        pa.field("first_trade_id", pa.int64()),
+        pa.field("last_trade_id", pa.int64()),
+    ]
+)
+CANDLE_COLUMNS: tuple[str, ...] = tuple(CANDLES_SCHEMA.names)
+TRADE_COLUMNS: tuple[str, ...] = tuple(TRADES_SCHEMA.names)

@@ -1,0 +1,1 @@
+"""Data sources: Binance public data layout and the synthetic generator."""

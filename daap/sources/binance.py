@@ -1,0 +1,147 @@
+"""Binance public-data layout: file names, CSV dialects, time units and ``.CHECKSUM`` files.
+
+Example:
+    >>> from daap.sources.binance import symbol_from_filename, detect_dialect
+    >>> symbol_from_filename("BTCUSDT-trades-2025-01-01.zip")
+    'BTCUSDT'
+    >>> detect_dialect(b"id,price,qty,quote_qty,time,is_buyer_maker").name
+    'um'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from daap.errors import ImplausibleTimestampError, InputFormatError
+
+#: Columns of a spot trades file (no header in the file).
+SPOT_COLUMNS = ("trade_id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match")
+#: Columns of a USD-M futures trades file.
+UM_COLUMNS = ("trade_id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
+UM_HEADER = "id,price,qty,quote_qty,time,is_buyer_maker"
+
+_SYMBOL_RE = re.compile(r"(?:^|[-_/])([A-Z0-9]{2,30})-trades-\d{4}-\d{2}")
+_INT_RE = re.compile(rb"^\s*-?\d+\s*$")
+
+# Plausible trade times: 2009-01-01 to 2100-01-01, in seconds.
+_MIN_S = 1_230_768_000
+_MAX_S = 4_102_444_800
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one Binance trades CSV is laid out.
+
+    Attributes:
+        name: ``"spot"`` or ``"um"`` (USD-M futures).
+        has_header: whether line 1 is a header to skip.
+        columns: the normalized column names, in file order.
+    """
+
+    name: str
+    has_header: bool
+    columns: tuple[str, ...]
+
+
+def symbol_from_filename(path: str | Path) -> str | None:
+    """The symbol in a Binance file name (``BTCUSDT-trades-2025-01-01.zip``), or None.
+
+    Example:
+        >>> symbol_from_filename("futures-ETHUSDT-trades-2026-09-16T20-00.csv")
+        'ETHUSDT'
+    """
+    m = _SYMBOL_RE.search(Path(path).name)
+    return m.group(1) if m else None
+
+
+def detect_dialect(first_line: bytes, path: str | Path | None = None) -> Dialect:
+    """Detect the dialect from a file's first line.
+
+    Spot files have no header and 7 columns; USD-M futures have a header and 6 columns, except daily files up to
+    2022-08-10, which have 6 columns and no header.
+
+    Raises:
+        InputFormatError: an unknown header or a column count that is neither 6 nor 7.
+
+    Example:
+        >>> detect_dialect(b"4359935386,93576.0,0.00136,127.26336,1735689600010866,True,True")
+        Dialect(name='spot', has_header=False, columns=('trade_id', 'price', 'qty', 'quote_qty', 'time', 'is_buyer_maker', 'is_best_match'))
+    """  # noqa: E501
+    line = first_line.rstrip(b"\r\n")
+    fields = line.split(b",")
+    if not _INT_RE.match(fields[0]):
+        header = line.decode("utf-8", "replace").strip().lstrip("\ufeff")
+        if header.replace(" ", "").lower() == UM_HEADER:
+            return Dialect("um", True, UM_COLUMNS)
+        raise InputFormatError(
+            f"unrecognized header {header[:80]!r}: expected Binance trades "
+            f"(spot: 7 columns, no header; USD-M futures: {UM_HEADER!r})",
+            path=path,
+            line=1,
+        )
+    if len(fields) == len(SPOT_COLUMNS):
+        return Dialect("spot", False, SPOT_COLUMNS)
+    if len(fields) == len(UM_COLUMNS):
+        return Dialect("um", False, UM_COLUMNS)
+    raise InputFormatError(
+        f"expected 7 columns (spot) or 6 (USD-M futures), got {len(fields)}", path=path, line=1
+    )
+
+
+def to_microseconds(t: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Convert trade times in s, ms or µs (detected per value by magnitude) to µs.
+
+    Returns:
+        The times in µs and the position of the first implausible value, or -1 when all are plausible.
+
+    Example:
+        >>> us, bad = to_microseconds(np.array([1_735_689_600, 1_735_689_600_000, 1_735_689_600_000_001]))
+        >>> us.tolist(), bad
+        ([1735689600000000, 1735689600000000, 1735689600000001], -1)
+    """
+    t = np.asarray(t, dtype=np.int64)
+    if t.size == 0:
+        return t, -1
+    lo, hi = int(t.min()), int(t.max())
+    # Fast path: the whole array in one unit.
+    for scale, factor in ((1_000_000, 1), (1_000, 1_000), (1, 1_000_000)):
+        if _MIN_S * scale <= lo and hi < _MAX_S * scale:
+            return (t * factor if factor != 1 else t), -1
+    is_us = (t >= _MIN_S * 1_000_000) & (t < _MAX_S * 1_000_000)
+    is_ms = (t >= _MIN_S * 1_000) & (t < _MAX_S * 1_000)
+    is_s = (t >= _MIN_S) & (t < _MAX_S)
+    ok = is_us | is_ms | is_s
+    bad = -1 if ok.all() else int(np.argmin(ok))
+    out = np.where(is_us, t, np.where(is_ms, t * 1_000, t * 1_000_000))
+    return out, bad
+
+
+def implausible_time_error(value: int, path: str | Path | None, line: int | None) -> ImplausibleTimestampError:
+    """The error for a time that is not s, ms or µs of a date between 2009 and 2100."""
+    return ImplausibleTimestampError(
+        f"implausible trade time {value}: not seconds, milliseconds or microseconds of a date in 2009-2100",
+        path=path,
+        line=line,
+        column="time",
+    )
+
+
+def parse_checksum(text: str) -> tuple[str, str]:
+    """Parse a Binance ``.CHECKSUM`` file (``<sha256>  <file name>``).
+
+    Raises:
+        InputFormatError: when the text is not in that format.
+
+    Example:
+        >>> parse_checksum("ab" * 32 + "  BTCUSDT-trades-2025-01-01.zip\\n")[1]
+        'BTCUSDT-trades-2025-01-01.zip'
+    """
+    m = re.match(r"^\s*([0-9a-fA-F]{64})\s+\*?(\S+)\s*$", text)
+    if m is None:
+        raise InputFormatError(f"not a CHECKSUM line: {text[:100]!r}")
+    return m.group(1).lower(), m.group(2)

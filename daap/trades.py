@@ -1,0 +1,498 @@
+"""Reading Binance trades into the normalized trade schema, streaming and in bounded memory.
+
+Reads ``.csv``, ``.csv.gz`` and Binance ``.zip`` files (in place, never extracted) in any Binance dialect, and
+Parquet files already in the normalized schema (the lake's bronze zone). The dialect and the time unit are detected
+from the content. Malformed input raises an :class:`~daap.errors.InputFormatError` naming the file, line and column.
+
+Example:
+    >>> import daap
+    >>> df = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+    >>> list(df.columns)
+    ['symbol', 'trade_id', 'price', 'qty', 'quote_qty', 'time', 'is_buyer_maker']
+    >>> len(df), str(df["time"].dtype)
+    (3243, 'datetime64[us, UTC]')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from daap.contract import TRADES_SCHEMA
+from daap.errors import EmptyInputError, InputFormatError, UnsafeArchiveError
+from daap.sources.binance import Dialect, detect_dialect, implausible_time_error, symbol_from_filename, to_microseconds
+
+__all__ = ["TRADES_SCHEMA", "TradeBlock", "iter_trade_batches", "read_trades"]
+
+_VALUE_COLUMNS = ("trade_id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
+_CSV_TYPES = {
+    "trade_id": pa.int64(),
+    "price": pa.float64(),
+    "qty": pa.float64(),
+    "quote_qty": pa.float64(),
+    "time": pa.int64(),
+    "is_buyer_maker": pa.bool_(),
+}
+_TRUE = {b"True", b"true", b"TRUE", b"1"}
+_FALSE = {b"False", b"false", b"FALSE", b"0"}
+#: Bytes of CSV parsed at once: big enough for pyarrow's threads, small enough for bounded memory.
+DEFAULT_BLOCK_BYTES = 16 << 20
+#: A zip member that inflates more than this many times its compressed size is refused (Binance's are ~5x).
+MAX_ZIP_RATIO = 100
+_PARQUET_BATCH_ROWS = 1 << 20
+
+PathLike = str | Path
+T = TypeVar("T")
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass
+class TradeBlock:
+    """A batch of normalized trades as numpy arrays: what the engines consume.
+
+    Attributes:
+        symbols: the distinct symbols; ``codes`` index into it.
+        codes: per-row symbol code (int32), or None when every row is ``symbols[0]``.
+        time: trade time in µs since the epoch (UTC).
+        source: the file name, or ``"<frame>"``.
+        nbytes: input bytes this block consumed (for progress).
+    """
+
+    symbols: tuple[str, ...]
+    codes: npt.NDArray[np.int32] | None
+    trade_id: I64
+    price: F64
+    qty: F64
+    quote_qty: F64
+    time: I64
+    is_buyer_maker: npt.NDArray[np.bool_]
+    source: str = "<frame>"
+    nbytes: int = 0
+
+    def __len__(self) -> int:
+        return int(self.trade_id.shape[0])
+
+    def to_arrow(self) -> pa.RecordBatch:
+        """This block as an Arrow record batch in :data:`TRADES_SCHEMA`."""
+        if self.codes is None:
+            symbol = pa.array(np.full(len(self), self.symbols[0], dtype=object), pa.string())
+        else:
+            symbol = pa.array(np.asarray(self.symbols, dtype=object)[self.codes], pa.string())
+        return pa.RecordBatch.from_arrays(
+            [
+                symbol,
+                pa.array(self.trade_id),
+                pa.array(self.price),
+                pa.array(self.qty),
+                pa.array(self.quote_qty),
+                pa.array(self.time).cast(pa.timestamp("us", tz="UTC")),
+                pa.array(self.is_buyer_maker),
+            ],
+            schema=TRADES_SCHEMA,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------- opening
+def _is_parquet(path: Path) -> bool:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    with contextlib.suppress(OSError), path.open("rb") as f:
+        return f.read(4) == b"PAR1"
+    return False
+
+
+@contextlib.contextmanager
+def open_text_source(path: PathLike) -> Iterator[tuple[IO[bytes], int | None]]:
+    """Open a CSV, ``.csv.gz`` or single-member ``.zip`` as a binary stream of CSV bytes.
+
+    Yields:
+        The stream and its uncompressed size when known.
+
+    Raises:
+        UnsafeArchiveError: a zip with other than one member, a member path with ``..`` or ``/``, or a member
+            that inflates suspiciously (a zip bomb).
+        InputFormatError: a file that is not a readable zip or gzip.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFormatError("no such file", path=p)
+    if p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
+        try:
+            zf = zipfile.ZipFile(p)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InputFormatError(f"not a readable zip archive ({exc})", path=p) from exc
+        with zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise UnsafeArchiveError(
+                    f"a Binance zip holds exactly one CSV member, this one holds {len(members)}", path=p
+                )
+            m = members[0]
+            name = m.filename
+            if ".." in name or "/" in name or "\\" in name or name.startswith("/") or ":" in name:
+                raise UnsafeArchiveError(f"refusing zip member with an unsafe path {name!r}", path=p)
+            if m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1) and m.file_size > (1 << 20):
+                raise UnsafeArchiveError(
+                    f"refusing zip member {name!r}: it inflates {m.file_size / max(m.compress_size, 1):.0f}x "
+                    f"(limit {MAX_ZIP_RATIO}x), which looks like a zip bomb",
+                    path=p,
+                )
+            with zf.open(m) as f:
+                yield f, m.file_size
+        return
+    if p.suffix.lower() == ".gz":
+        with gzip.open(p, "rb") as g:
+            yield g, None
+        return
+    with p.open("rb") as f:
+        yield f, p.stat().st_size
+
+
+def _read_exact(f: IO[bytes], n: int, path: PathLike) -> bytes:
+    try:
+        return f.read(n)
+    except (zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise InputFormatError(f"corrupt or truncated compressed data ({exc})", path=path) from exc
+
+
+def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[bytes]:
+    """Blocks of whole lines."""
+    rest = b""
+    while True:
+        data = _read_exact(f, block_bytes, path)
+        if not data:
+            if rest.strip():
+                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        yield data[:cut]
+
+
+# ----------------------------------------------------------------------------------------------------- diagnosis
+def _nonempty_lines(data: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
+    for i, raw in enumerate(data.split(b"\n")):
+        s = raw.rstrip(b"\r")
+        if s.strip():
+            yield first_line + i, s
+
+
+def _line_of_row(data: bytes, row: int, first_line: int) -> int:
+    for k, (line, _) in enumerate(_nonempty_lines(data, first_line)):
+        if k == row:
+            return line
+    return first_line + row
+
+
+def _diagnose(data: bytes, dialect: Dialect, path: PathLike, first_line: int, exc: Exception) -> InputFormatError:
+    """Find the first malformed line of a block that pyarrow refused, and say what is wrong with it."""
+    ncols = len(dialect.columns)
+    for line, s in _nonempty_lines(data, first_line):
+        fields = s.split(b",")
+        if len(fields) != ncols:
+            return InputFormatError(
+                f"expected {ncols} columns ({dialect.name} trades), got {len(fields)}", path=path, line=line
+            )
+        for name, raw in zip(dialect.columns, fields):
+            kind = _CSV_TYPES.get(name)
+            value = raw.strip()
+            try:
+                if kind == pa.int64():
+                    int(value)
+                elif kind == pa.float64():
+                    float(value)
+                elif kind == pa.bool_() and value not in _TRUE | _FALSE:
+                    raise ValueError
+            except ValueError:
+                what = {pa.int64(): "an integer", pa.float64(): "a number", pa.bool_(): "True/False"}[kind]
+                return InputFormatError(
+                    f"expected {what}, got {value.decode('utf-8', 'replace')[:40]!r}",
+                    path=path,
+                    line=line,
+                    column=name,
+                )
+    return InputFormatError(f"cannot parse CSV ({exc})", path=path, line=first_line)
+
+
+# ------------------------------------------------------------------------------------------------------- parsing
+def _parse_block(
+    data: bytes, dialect: Dialect, symbol: str, path: PathLike, first_line: int, nbytes: int
+) -> TradeBlock:
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=4 << 20),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_CSV_TYPES, include_columns=list(_VALUE_COLUMNS), null_values=[], strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _diagnose(data, dialect, path, first_line, exc) from exc
+    cols = {name: table.column(name).to_numpy() for name in _VALUE_COLUMNS}
+    block = TradeBlock(
+        symbols=(symbol,),
+        codes=None,
+        trade_id=cols["trade_id"],
+        price=cols["price"],
+        qty=cols["qty"],
+        quote_qty=cols["quote_qty"],
+        time=cols["time"],
+        is_buyer_maker=cols["is_buyer_maker"],
+        source=str(path),
+        nbytes=nbytes,
+    )
+    _check_values(block, lambda row: _line_of_row(data, row, first_line))
+    return block
+
+
+def _check_values(block: TradeBlock, line_of: Any) -> None:
+    """Normalize time to µs and refuse implausible times and non-positive prices or quantities."""
+    raw = block.time
+    block.time, bad = to_microseconds(raw)
+    if bad >= 0:
+        raise implausible_time_error(int(raw[bad]), block.source, line_of(bad))
+    ok = (block.price > 0) & (block.qty > 0) & (block.quote_qty >= 0) & np.isfinite(block.quote_qty)
+    ok &= np.isfinite(block.price) & np.isfinite(block.qty)
+    if not ok.all():
+        row = int(np.argmin(ok))
+        for name in ("price", "qty", "quote_qty"):
+            v = float(getattr(block, name)[row])
+            if not (v > 0 or (name == "quote_qty" and v == 0)) or not np.isfinite(v):
+                raise InputFormatError(
+                    f"{name} must be a positive finite number, got {v!r}",
+                    path=block.source,
+                    line=line_of(row),
+                    column=name,
+                )
+
+
+def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterator[TradeBlock]:
+    sym = symbol or symbol_from_filename(path)
+    if not sym:
+        raise InputFormatError(
+            "cannot tell the symbol from the file name (expected e.g. BTCUSDT-trades-2025-01-01.csv); pass symbol=",
+            path=path,
+        )
+    with open_text_source(path) as (f, _size):
+        first = True
+        line = 1
+        dialect: Dialect | None = None
+        any_rows = False
+        for data in _raw_blocks(f, block_bytes, path):
+            nbytes = len(data)
+            if first:
+                first = False
+                stripped = data.lstrip(b"\r\n\t ")
+                line += data[: len(data) - len(stripped)].count(b"\n")
+                data = stripped
+                if not data:
+                    continue
+                head = data.split(b"\n", 1)[0]
+                dialect = detect_dialect(head, path)
+                if dialect.has_header:
+                    data = data[len(head) + 1 :]
+                    line += 1
+            assert dialect is not None
+            if data.strip():
+                any_rows = True
+                yield _parse_block(data, dialect, sym, path, line, nbytes)
+            line += data.count(b"\n")
+        if not any_rows:
+            raise EmptyInputError("no trade rows (empty file)", path=path)
+
+
+def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | None, nbytes: int = 0) -> TradeBlock:
+    """Normalize an Arrow batch with the trade columns (from Parquet or a DataFrame)."""
+    names = set(batch.schema.names)
+    missing = [c for c in _VALUE_COLUMNS if c not in names]
+    if "symbol" not in names and symbol is None:
+        missing.insert(0, "symbol")
+    if missing:
+        raise InputFormatError(
+            f"missing trade column(s) {missing}; expected the normalized schema {TRADES_SCHEMA.names}", path=source
+        )
+    for c in (*_VALUE_COLUMNS, "symbol"):
+        if c in names and batch.column(c).null_count:
+            raise InputFormatError("null values are not allowed", path=source, column=c)
+    if "symbol" in names:
+        enc = batch.column("symbol")
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        if not pa.types.is_dictionary(enc.type):
+            enc = enc.cast(pa.string()).dictionary_encode()
+        symbols = tuple(str(s) for s in enc.dictionary.to_pylist())
+        codes: npt.NDArray[np.int32] | None = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        if len(symbols) == 1:
+            codes = None
+    else:
+        assert symbol is not None
+        symbols, codes = (symbol,), None
+    t = batch.column("time")
+    if pa.types.is_timestamp(t.type):
+        time = t.cast(pa.timestamp("us", tz=t.type.tz)).cast(pa.int64()).to_numpy()
+    elif pa.types.is_integer(t.type):
+        time = t.cast(pa.int64()).to_numpy()
+    else:
+        raise InputFormatError(f"time must be a timestamp or an integer, got {t.type}", path=source, column="time")
+
+    def num(name: str, typ: pa.DataType) -> Any:
+        try:
+            return batch.column(name).cast(typ).to_numpy()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputFormatError(f"cannot convert to {typ} ({exc})", path=source, column=name) from exc
+
+    block = TradeBlock(
+        symbols=symbols,
+        codes=codes,
+        trade_id=num("trade_id", pa.int64()),
+        price=num("price", pa.float64()),
+        qty=num("qty", pa.float64()),
+        quote_qty=num("quote_qty", pa.float64()),
+        time=time,
+        is_buyer_maker=num("is_buyer_maker", pa.bool_()),
+        source=source,
+        nbytes=nbytes,
+    )
+    _check_values(block, lambda row: None)
+    return block
+
+
+def _iter_parquet_blocks(path: Path, symbol: str | None) -> Iterator[TradeBlock]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputFormatError(f"not a readable Parquet file ({exc})", path=path) from exc
+    cols = [c for c in ("symbol", *_VALUE_COLUMNS) if c in pf.schema_arrow.names]
+    per_row = path.stat().st_size / max(pf.metadata.num_rows, 1)
+    if pf.metadata.num_rows == 0:
+        raise EmptyInputError("no trade rows (empty Parquet file)", path=path)
+    for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=cols):
+        yield _arrow_block(batch, str(path), symbol or symbol_from_filename(path), int(per_row * batch.num_rows))
+
+
+_END: Any = object()
+
+
+def prefetched(it: Iterator[T]) -> Iterator[T]:
+    """Run ``it`` one item ahead in a worker thread, so reading overlaps the consumer's work."""
+    ex = ThreadPoolExecutor(1, thread_name_prefix="daap-read")
+    try:
+        fut = ex.submit(next, it, _END)
+        while True:
+            item = fut.result()
+            if item is _END:
+                return
+            fut = ex.submit(next, it, _END)
+            yield item
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+def iter_blocks(
+    path: PathLike, symbol: str | None = None, *, block_bytes: int = DEFAULT_BLOCK_BYTES, prefetch: bool = True
+) -> Iterator[TradeBlock]:
+    """Stream one file as :class:`TradeBlock` batches (what the engines consume).
+
+    Args:
+        path: a ``.csv``, ``.csv.gz``, ``.zip`` or ``.parquet`` file.
+        symbol: the symbol; by default taken from the Binance file name (or the Parquet ``symbol`` column).
+        block_bytes: how many CSV bytes to parse at once.
+        prefetch: parse the next block in a background thread while the caller works on this one.
+
+    Example:
+        >>> sum(len(b) for b in iter_blocks("tests/data/BTCUSDT-trades-2025-01-01.csv", block_bytes=1 << 16))
+        12000
+    """
+    p = Path(path)
+    it = _iter_parquet_blocks(p, symbol) if _is_parquet(p) else _iter_csv_blocks(p, symbol, block_bytes)
+    return prefetched(it) if prefetch else it
+
+
+def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
+    """The time (µs) of the first trade of a file, read cheaply, or None if the file cannot be read."""
+    try:
+        for block in iter_blocks(path, symbol, block_bytes=1 << 16, prefetch=False):
+            return int(block.time[0]) if len(block) else None
+    except InputFormatError:
+        return None
+    return None
+
+
+def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
+    """Normalize an in-memory pandas DataFrame or pyarrow Table of trades into a :class:`TradeBlock`."""
+    if isinstance(frame, pd.DataFrame):
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputFormatError(f"cannot convert the DataFrame to Arrow ({exc})") from exc
+    elif isinstance(frame, (pa.Table, pa.RecordBatch)):
+        table = frame
+    else:
+        raise TypeError(f"expected a pandas DataFrame or a pyarrow Table of trades, got {type(frame).__name__}")
+    if table.num_rows == 0:
+        return TradeBlock(
+            (symbol or "",), None, *(np.empty(0, dtype=d) for d in (np.int64, np.float64, np.float64, np.float64)),
+            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_),
+        )
+    return _arrow_block(table, "<frame>", symbol)
+
+
+def iter_trade_batches(path: PathLike, symbol: str | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream one trades file as Arrow record batches in the normalized schema.
+
+    Example:
+        >>> next(iter_trade_batches("tests/data/BTCUSDT-trades-2023-03-24.csv")).num_rows
+        2000
+    """
+    for block in iter_blocks(path, symbol):
+        yield block.to_arrow()
+
+
+def read_trades(paths: PathLike | Sequence[PathLike], symbol: str | None = None) -> pd.DataFrame:
+    """Read trades files into one pandas DataFrame in the normalized trade schema.
+
+    Args:
+        paths: one path or several (``.csv``, ``.csv.gz``, ``.zip``, ``.parquet``).
+        symbol: the symbol, when the file names do not say it.
+
+    Returns:
+        Columns ``symbol, trade_id, price, qty, quote_qty, time, is_buyer_maker``; ``time`` is
+        ``datetime64[us, UTC]``.
+
+    Raises:
+        InputFormatError: malformed input, with the file, line and column.
+
+    Example:
+        >>> df = read_trades("tests/data/futures-BTCUSDT-trades-2026-09-16T20-00.csv")
+        >>> df["symbol"].iloc[0], int(df["trade_id"].iloc[0])
+        ('BTCUSDT', 8086999560)
+    """
+    items: Iterable[PathLike] = [paths] if isinstance(paths, (str, Path)) else paths
+    batches = [b for p in items for b in iter_trade_batches(p, symbol)]
+    table = pa.Table.from_batches(batches, schema=TRADES_SCHEMA)
+    return table.to_pandas(coerce_temporal_nanoseconds=False)
+
+
+__all__ += ["DEFAULT_BLOCK_BYTES", "block_from_frame", "iter_blocks", "open_text_source", "peek_first_time"]
