@@ -50,7 +50,9 @@ class CandleBuilder:
         self.validate = validate
 
     def __repr__(self) -> str:
-        return f"CandleBuilder(interval={self.interval.name!r}, engine={self.engine.name!r}, fill_gaps={self.fill_gaps})"
+        return (
+            f"CandleBuilder(interval={self.interval.name!r}, engine={self.engine.name!r}, fill_gaps={self.fill_gaps})"
+        )
 
     def build(self, trades: Any, **options: Any) -> Any:
         """Candles from in-memory trades (for pandas: a DataFrame in the normalized trade schema)."""
@@ -61,7 +63,9 @@ class CandleBuilder:
         target = Interval.parse(interval)
         return self._checked(self.engine.rollup(candles, target, fill_gaps=self.fill_gaps, **options))
 
-    def build_files(self, inputs: str | Path | Sequence[str | Path], output: str | Path, **options: Any) -> BuildSummary:
+    def build_files(
+        self, inputs: str | Path | Sequence[str | Path], output: str | Path, **options: Any
+    ) -> BuildSummary:
         """Stream trade files (zip, csv, csv.gz, Parquet; or folders of them) to a candles Parquet file."""
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         if self.validate:

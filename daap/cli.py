@@ -111,10 +111,17 @@ def synth(
     progress: bool | None,
 ) -> None:
     """Write seeded synthetic trades as Binance daily files (zip + .CHECKSUM)."""
+    from tqdm.auto import tqdm
+
     from daap.sources.synthetic import write_binance_files
 
     config = _synth_config(symbol, start, days, trades_per_day, market, seed)
-    paths = write_binance_files(out_dir, config, zipped=not plain_csv, progress=progress)
+    with tqdm(total=days, unit="day", desc="synth", disable=None if progress is None else not progress) as bar:
+
+        def tick(day: dt.date, path: Path) -> None:
+            bar.update()
+
+        paths = write_binance_files(out_dir, config, zipped=not plain_csv, progress=tick)
     click.echo(f"wrote {len(paths)} file(s), {days * trades_per_day:,} trades, to {out_dir}")
 
 

@@ -11,20 +11,22 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
-_TS = pa.timestamp("us", tz="UTC")
+_TS: Any = pa.timestamp("us", tz="UTC")
 
 #: Normalized trades (ARCHITECTURE.md section 2).
-TRADES_SCHEMA = pa.schema(
-    [
-        ("symbol", pa.string()),
-        ("trade_id", pa.int64()),
-        ("price", pa.float64()),
-        ("qty", pa.float64()),
-        ("quote_qty", pa.float64()),
-        ("time", _TS),
-        ("is_buyer_maker", pa.bool_()),
+TRADES_SCHEMA: pa.Schema = pa.schema(
+    [  # type: ignore[arg-type]
+        pa.field("symbol", pa.string()),
+        pa.field("trade_id", pa.int64()),
+        pa.field("price", pa.float64()),
+        pa.field("qty", pa.float64()),
+        pa.field("quote_qty", pa.float64()),
+        pa.field("time", _TS),
+        pa.field("is_buyer_maker", pa.bool_()),
     ]
 )
 

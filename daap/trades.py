@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -157,7 +157,7 @@ def open_text_source(path: PathLike) -> Iterator[tuple[IO[bytes], int | None]]:
         return
     if p.suffix.lower() == ".gz":
         with gzip.open(p, "rb") as g:
-            yield g, None
+            yield cast(IO[bytes], g), None
         return
     with p.open("rb") as f:
         yield f, p.stat().st_size
@@ -212,7 +212,7 @@ def _diagnose(data: bytes, dialect: Dialect, path: PathLike, first_line: int, ex
             return InputFormatError(
                 f"expected {ncols} columns ({dialect.name} trades), got {len(fields)}", path=path, line=line
             )
-        for name, raw in zip(dialect.columns, fields):
+        for name, raw in zip(dialect.columns, fields, strict=True):
             kind = _CSV_TYPES.get(name)
             value = raw.strip()
             try:
@@ -239,7 +239,7 @@ def _parse_block(
 ) -> TradeBlock:
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),
+            cast(Any, pa.BufferReader(data)),
             read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=4 << 20),
             convert_options=pacsv.ConvertOptions(
                 column_types=_CSV_TYPES, include_columns=list(_VALUE_COLUMNS), null_values=[], strings_can_be_null=False
@@ -334,11 +334,10 @@ def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | No
         if c in names and batch.column(c).null_count:
             raise InputFormatError("null values are not allowed", path=source, column=c)
     if "symbol" in names:
-        enc = batch.column("symbol")
-        if isinstance(enc, pa.ChunkedArray):
-            enc = enc.combine_chunks()
-        if not pa.types.is_dictionary(enc.type):
-            enc = enc.cast(pa.string()).dictionary_encode()
+        col: Any = batch.column("symbol")
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        enc: Any = col if pa.types.is_dictionary(col.type) else col.cast(pa.string()).dictionary_encode()
         symbols = tuple(str(s) for s in enc.dictionary.to_pylist())
         codes: npt.NDArray[np.int32] | None = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
         if len(symbols) == 1:
@@ -348,15 +347,15 @@ def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | No
         symbols, codes = (symbol,), None
     t = batch.column("time")
     if pa.types.is_timestamp(t.type):
-        time = t.cast(pa.timestamp("us", tz=t.type.tz)).cast(pa.int64()).to_numpy()
+        time = _np(t.cast(pa.timestamp("us", tz=t.type.tz)).cast(pa.int64()))
     elif pa.types.is_integer(t.type):
-        time = t.cast(pa.int64()).to_numpy()
+        time = _np(t.cast(pa.int64()))
     else:
         raise InputFormatError(f"time must be a timestamp or an integer, got {t.type}", path=source, column="time")
 
     def num(name: str, typ: pa.DataType) -> Any:
         try:
-            return batch.column(name).cast(typ).to_numpy()
+            return _np(batch.column(name).cast(typ))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputFormatError(f"cannot convert to {typ} ({exc})", path=source, column=name) from exc
 
@@ -374,6 +373,12 @@ def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | No
     )
     _check_values(block, lambda row: None)
     return block
+
+
+def _np(col: pa.Array[Any] | pa.ChunkedArray[Any]) -> Any:
+    if isinstance(col, pa.ChunkedArray):
+        return col.to_numpy()
+    return col.to_numpy(zero_copy_only=False)
 
 
 def _iter_parquet_blocks(path: Path, symbol: str | None) -> Iterator[TradeBlock]:
@@ -442,6 +447,7 @@ def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
 
 def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
     """Normalize an in-memory pandas DataFrame or pyarrow Table of trades into a :class:`TradeBlock`."""
+    table: pa.Table | pa.RecordBatch
     if isinstance(frame, pd.DataFrame):
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -452,10 +458,9 @@ def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
     else:
         raise TypeError(f"expected a pandas DataFrame or a pyarrow Table of trades, got {type(frame).__name__}")
     if table.num_rows == 0:
-        return TradeBlock(
-            (symbol or "",), None, *(np.empty(0, dtype=d) for d in (np.int64, np.float64, np.float64, np.float64)),
-            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_),
-        )
+        f64 = np.empty(0, dtype=np.float64)
+        i64 = np.empty(0, dtype=np.int64)
+        return TradeBlock((symbol or "",), None, i64, f64, f64, f64, i64, np.empty(0, dtype=np.bool_))
     return _arrow_block(table, "<frame>", symbol)
 
 

@@ -132,13 +132,13 @@ def implausible_time_error(value: int, path: str | Path | None, line: int | None
 
 
 def parse_checksum(text: str) -> tuple[str, str]:
-    """Parse a Binance ``.CHECKSUM`` file (``<sha256>  <file name>``).
+    r"""Parse a Binance ``.CHECKSUM`` file (``<sha256>  <file name>``).
 
     Raises:
         InputFormatError: when the text is not in that format.
 
     Example:
-        >>> parse_checksum("ab" * 32 + "  BTCUSDT-trades-2025-01-01.zip\\n")[1]
+        >>> parse_checksum("ab" * 32 + "  BTCUSDT-trades-2025-01-01.zip\n")[1]
         'BTCUSDT-trades-2025-01-01.zip'
     """
     m = re.match(r"^\s*([0-9a-fA-F]{64})\s+\*?(\S+)\s*$", text)

@@ -1,0 +1,44 @@
+"""nox sessions, one per concern. `nox` alone runs what CI runs: lint, typecheck, tests and the demo."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "demo"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The default test suite (a few minutes): unit, property, real-data and doctests."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on the package, tests, benchmarks and this file."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "daap", "tests", "bench", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on daap/."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "daap")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Candle benchmark against DuckDB and Polars (20M trades by default; pass options after --)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "bench/candles.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The offline demo on synthetic data: what a new user runs first."""
+    session.install("-e", ".")
+    session.run("daap", "demo", "--dir", str(session.create_tmp() + "/daap-demo"), *session.posargs)
