@@ -51,6 +51,8 @@ _TRUE = {b"True", b"true", b"TRUE", b"1"}
 _FALSE = {b"False", b"false", b"FALSE", b"0"}
 #: Bytes of CSV parsed at once: big enough for pyarrow's threads, small enough for bounded memory.
 DEFAULT_BLOCK_BYTES = 16 << 20
+#: pyarrow's parallel unit inside a block.
+_ARROW_BLOCK_BYTES = 1 << 20
 #: A zip member that inflates more than this many times its compressed size is refused (Binance's are ~5x).
 MAX_ZIP_RATIO = 100
 _PARQUET_BATCH_ROWS = 1 << 20
@@ -171,13 +173,15 @@ def _read_exact(f: IO[bytes], n: int, path: PathLike) -> bytes:
 
 
 def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[bytes]:
-    """Blocks of whole lines."""
+    """Blocks of whole lines; blank lines at the end of the file are dropped."""
     rest = b""
+    held: bytes | None = None
     while True:
         data = _read_exact(f, block_bytes, path)
         if not data:
-            if rest.strip():
-                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            tail = ((held or b"") + rest).rstrip(b"\r\n\t ")
+            if tail:
+                yield tail + b"\n"
             return
         data = rest + data
         cut = data.rfind(b"\n") + 1
@@ -185,28 +189,19 @@ def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[byte
             rest = data
             continue
         rest = data[cut:]
-        yield data[:cut]
+        if held is not None:
+            yield held
+        held = data[:cut]
 
 
 # ----------------------------------------------------------------------------------------------------- diagnosis
-def _nonempty_lines(data: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
-    for i, raw in enumerate(data.split(b"\n")):
-        s = raw.rstrip(b"\r")
-        if s.strip():
-            yield first_line + i, s
-
-
-def _line_of_row(data: bytes, row: int, first_line: int) -> int:
-    for k, (line, _) in enumerate(_nonempty_lines(data, first_line)):
-        if k == row:
-            return line
-    return first_line + row
-
-
 def _diagnose(data: bytes, dialect: Dialect, path: PathLike, first_line: int, exc: Exception) -> InputFormatError:
     """Find the first malformed line of a block that pyarrow refused, and say what is wrong with it."""
     ncols = len(dialect.columns)
-    for line, s in _nonempty_lines(data, first_line):
+    for i, raw in enumerate(data.split(b"\n")[:-1]):
+        line, s = first_line + i, raw.rstrip(b"\r")
+        if not s.strip():
+            return InputFormatError("empty line in the middle of the data", path=path, line=line)
         fields = s.split(b",")
         if len(fields) != ncols:
             return InputFormatError(
@@ -240,7 +235,9 @@ def _parse_block(
     try:
         table = pacsv.read_csv(
             cast(Any, pa.BufferReader(data)),
-            read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=4 << 20),
+            read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=_ARROW_BLOCK_BYTES),
+            # Blank lines are errors, so that a block's rows map one to one to its lines (for messages).
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=_CSV_TYPES, include_columns=list(_VALUE_COLUMNS), null_values=[], strings_can_be_null=False
             ),
@@ -260,7 +257,7 @@ def _parse_block(
         source=str(path),
         nbytes=nbytes,
     )
-    _check_values(block, lambda row: _line_of_row(data, row, first_line))
+    _check_values(block, lambda row: first_line + row)
     return block
 
 
@@ -314,8 +311,9 @@ def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterat
             assert dialect is not None
             if data.strip():
                 any_rows = True
-                yield _parse_block(data, dialect, sym, path, line, nbytes)
-            line += data.count(b"\n")
+                block = _parse_block(data, dialect, sym, path, line, nbytes)
+                line += len(block)
+                yield block
         if not any_rows:
             raise EmptyInputError("no trade rows (empty file)", path=path)
 

@@ -157,3 +157,15 @@ def test_frame_missing_columns() -> None:
 
     with pytest.raises(InputFormatError, match=r"missing trade column\(s\) \['qty'"):
         daap.CandleBuilder("1m").build(pd.DataFrame({"symbol": ["X"], "trade_id": [1], "price": [1.0]}))
+
+
+def test_blank_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD + "\n" + GOOD.replace("4359935386", "4359935387"))
+    with pytest.raises(InputFormatError, match=r"line 2: empty line in the middle of the data"):
+        daap.read_trades(p)
+
+
+def test_crlf_and_trailing_blank_lines_are_fine(tmp_path: Path) -> None:
+    second = GOOD.replace("4359935386", "4359935387")
+    p = write(tmp_path, (GOOD + second).replace("\n", "\r\n") + "\r\n\r\n")
+    assert daap.read_trades(p)["trade_id"].tolist() == [4359935386, 4359935387]
