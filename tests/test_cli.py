@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from daap.cli import main
+from daap.sources.binance import parse_checksum
+from daap.sources.synthetic import sha256_file
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "daap.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_works_without_extras() -> None:
+    res = run("--help")
+    assert res.returncode == 0
+    for cmd in ("candles", "synth", "demo"):
+        assert cmd in res.stdout
+
+
+def test_candles_on_real_file(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "c.parquet"
+    res = run("candles", str(data_dir / "BTCUSDT-trades-2023-03-24.csv"), "-o", str(out), "--interval", "5m")
+    assert res.returncode == 0, res.stderr
+    assert "2,000 trades from 1 file(s) -> 32 5m candles (30 gap rows) for BTCUSDT" in res.stdout
+    assert res.stderr == ""  # no progress bar when not on a terminal
+    df = pd.read_parquet(out)
+    assert df["interval"].unique().tolist() == ["5m"] and int(df["trades"].sum()) == 2000
+
+
+def test_no_fill_gaps_flag(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "c.parquet"
+    res = run("candles", str(data_dir / "BTCUSDT-trades-2023-03-24.csv"), "-o", str(out), "--no-fill-gaps")
+    assert res.returncode == 0, res.stderr
+    assert len(pd.read_parquet(out)) == 3
+
+
+def test_bad_input_exits_nonzero_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "BTCUSDT-trades-2025-01-01.csv"
+    bad.write_text("4359935386,93576.0,0.1,127.2,1735689600010866,True,True\n4359935387,x,0.1,1,1735689600010866,True,True\n")
+    res = run("candles", str(bad), "-o", str(tmp_path / "out.parquet"))
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [f"error: {bad}, line 2, column 'price': expected a number, got 'x'"]
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_invalid_interval_is_one_line(data_dir: Path, tmp_path: Path) -> None:
+    res = run("candles", str(data_dir / "BTCUSDT-trades-2021-01-02.csv"), "-o", str(tmp_path / "o.parquet"), "-i", "7m")
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: invalid interval '7m'") and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_synth_writes_binance_zips_with_checksums(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        main, ["synth", "-o", str(tmp_path), "--days", "2", "--trades-per-day", "5000", "--start", "2024-12-31"]
+    )
+    assert res.exit_code == 0, res.output
+    zips = sorted(tmp_path.glob("*.zip"))
+    assert [z.name for z in zips] == ["BTCUSDT-trades-2024-12-31.zip", "BTCUSDT-trades-2025-01-01.zip"]
+    for z in zips:
+        digest, name = parse_checksum((z.parent / (z.name + ".CHECKSUM")).read_text())
+        assert (digest, name) == (sha256_file(z), z.name)
+        with zipfile.ZipFile(z) as zf:
+            assert zf.namelist() == [z.name.replace(".zip", ".csv")]
+    # ms before 2025, µs from 2025: both read into the same µs timeline, and candles are continuous across midnight.
+    out = tmp_path / "c.parquet"
+    res = CliRunner().invoke(main, ["candles", str(tmp_path), "-o", str(out), "-i", "1h"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(out)
+    assert int(df["trades"].sum()) == 10_000 and len(df) == 48
+
+
+def test_synth_futures_then_candles(tmp_path: Path) -> None:
+    args = ["synth", "-o", str(tmp_path), "--market", "um", "--trades-per-day", "3000", "--csv"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    (csv,) = tmp_path.glob("*.csv")
+    assert csv.read_text().splitlines()[0] == "id,price,qty,quote_qty,time,is_buyer_maker"
+    res = CliRunner().invoke(main, ["candles", str(csv), "-o", str(tmp_path / "c.parquet"), "--validate"])
+    assert res.exit_code == 0, res.output
+
+
+def test_demo(tmp_path: Path) -> None:
+    res = run("demo", "--dir", str(tmp_path / "demo"), "--trades-per-day", "20000")
+    assert res.returncode == 0, res.stderr
+    assert "1/2 synth" in res.stdout and "2/2 candles: 20,000 trades" in res.stdout
+    assert (tmp_path / "demo" / "candles" / "BTCUSDT-1m.parquet").exists()
+
+
+def test_bad_synth_arguments_are_usage_errors(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["synth", "-o", str(tmp_path), "--start", "2025-13-01"])
+    assert res.exit_code == 2 and "is not a date" in res.output
