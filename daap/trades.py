@@ -23,11 +23,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -35,6 +34,9 @@ import pyarrow.parquet as pq
 from daap.contract import TRADES_SCHEMA
 from daap.errors import EmptyInputError, InputFormatError, UnsafeArchiveError
 from daap.sources.binance import Dialect, detect_dialect, implausible_time_error, symbol_from_filename, to_microseconds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TRADES_SCHEMA", "TradeBlock", "iter_trade_batches", "read_trades"]
 
@@ -56,6 +58,7 @@ _ARROW_BLOCK_BYTES = 1 << 20
 #: A zip member that inflates more than this many times its compressed size is refused (Binance's are ~5x).
 MAX_ZIP_RATIO = 100
 _PARQUET_BATCH_ROWS = 1 << 20
+_PARQUET_MAX_GROUP_ROWS = 4 << 20
 
 PathLike = str | Path
 T = TypeVar("T")
@@ -165,40 +168,64 @@ def open_text_source(path: PathLike) -> Iterator[tuple[IO[bytes], int | None]]:
         yield f, p.stat().st_size
 
 
-def _read_exact(f: IO[bytes], n: int, path: PathLike) -> bytes:
+def _read_into(f: IO[bytes], view: memoryview, path: PathLike) -> int:
+    """Fill ``view`` as far as the stream allows; 0 means the end."""
+    got = 0
     try:
-        return f.read(n)
+        while got < len(view):
+            n = f.readinto(view[got:])  # type: ignore[attr-defined]
+            if not n:
+                break
+            got += n
     except (zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile) as exc:
         raise InputFormatError(f"corrupt or truncated compressed data ({exc})", path=path) from exc
+    return got
 
 
-def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[bytes]:
-    """Blocks of whole lines; blank lines at the end of the file are dropped."""
-    rest = b""
-    held: bytes | None = None
+def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[memoryview]:
+    """Blocks of whole lines, as views into two alternating buffers: no block is copied.
+
+    A yielded view stays valid until the next one is requested. Blank lines at the end of the file are dropped.
+    """
+    bufs = [bytearray(block_bytes), bytearray(block_bytes)]
+    which = 0
+    start = 0  # bytes of an unfinished line carried at the front of the current buffer
+    held: memoryview | None = None
     while True:
-        data = _read_exact(f, block_bytes, path)
-        if not data:
-            tail = ((held or b"") + rest).rstrip(b"\r\n\t ")
+        buf = bufs[which]
+        if start >= len(buf):  # a line longer than a block: use a bigger buffer
+            bigger = bytearray(2 * len(buf))
+            bigger[:start] = buf[:start]
+            bufs[which] = buf = bigger
+        view = memoryview(buf)
+        got = _read_into(f, view[start:], path)
+        end = start + got
+        if got == 0:
+            tail = ((bytes(held) if held is not None else b"") + bytes(view[:end])).rstrip(b"\r\n\t ")
             if tail:
-                yield tail + b"\n"
+                yield memoryview(tail + b"\n")
             return
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
+        cut = buf.rfind(b"\n", 0, end) + 1
         if cut == 0:
-            rest = data
+            start = end
             continue
-        rest = data[cut:]
         if held is not None:
             yield held
-        held = data[:cut]
+        held = view[:cut]
+        if len(bufs[1 - which]) < end - cut + block_bytes:
+            bufs[1 - which] = bytearray(end - cut + block_bytes)
+        bufs[1 - which][: end - cut] = view[cut:end]
+        start = end - cut
+        which = 1 - which
 
 
 # ----------------------------------------------------------------------------------------------------- diagnosis
-def _diagnose(data: bytes, dialect: Dialect, path: PathLike, first_line: int, exc: Exception) -> InputFormatError:
+def _diagnose(
+    data: bytes | memoryview, dialect: Dialect, path: PathLike, first_line: int, exc: Exception
+) -> InputFormatError:
     """Find the first malformed line of a block that pyarrow refused, and say what is wrong with it."""
     ncols = len(dialect.columns)
-    for i, raw in enumerate(data.split(b"\n")[:-1]):
+    for i, raw in enumerate(bytes(data).split(b"\n")[:-1]):
         line, s = first_line + i, raw.rstrip(b"\r")
         if not s.strip():
             return InputFormatError("empty line in the middle of the data", path=path, line=line)
@@ -230,11 +257,11 @@ def _diagnose(data: bytes, dialect: Dialect, path: PathLike, first_line: int, ex
 
 # ------------------------------------------------------------------------------------------------------- parsing
 def _parse_block(
-    data: bytes, dialect: Dialect, symbol: str, path: PathLike, first_line: int, nbytes: int
+    data: bytes | memoryview, dialect: Dialect, symbol: str, path: PathLike, first_line: int, nbytes: int
 ) -> TradeBlock:
     try:
         table = pacsv.read_csv(
-            cast(Any, pa.BufferReader(data)),
+            cast(Any, pa.BufferReader(pa.py_buffer(data))),
             read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=_ARROW_BLOCK_BYTES),
             # Blank lines are errors, so that a block's rows map one to one to its lines (for messages).
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
@@ -267,9 +294,17 @@ def _check_values(block: TradeBlock, line_of: Any) -> None:
     block.time, bad = to_microseconds(raw)
     if bad >= 0:
         raise implausible_time_error(int(raw[bad]), block.source, line_of(bad))
-    ok = (block.price > 0) & (block.qty > 0) & (block.quote_qty >= 0) & np.isfinite(block.quote_qty)
-    ok &= np.isfinite(block.price) & np.isfinite(block.qty)
-    if not ok.all():
+    if len(block) == 0:
+        return
+    # min/max reductions allocate nothing; NaN fails every comparison.
+    if not (
+        block.price.min() > 0
+        and block.qty.min() > 0
+        and block.quote_qty.min() >= 0
+        and max(block.price.max(), block.qty.max(), block.quote_qty.max()) < np.inf
+    ):
+        ok = (block.price > 0) & (block.qty > 0) & (block.quote_qty >= 0) & np.isfinite(block.quote_qty)
+        ok &= np.isfinite(block.price) & np.isfinite(block.qty)
         row = int(np.argmin(ok))
         for name in ("price", "qty", "quote_qty"):
             v = float(getattr(block, name)[row])
@@ -294,22 +329,24 @@ def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterat
         line = 1
         dialect: Dialect | None = None
         any_rows = False
-        for data in _raw_blocks(f, block_bytes, path):
-            nbytes = len(data)
+        for view in _raw_blocks(f, block_bytes, path):
+            nbytes = len(view)
+            data: bytes | memoryview = view
             if first:
-                first = False
-                stripped = data.lstrip(b"\r\n\t ")
-                line += data[: len(data) - len(stripped)].count(b"\n")
-                data = stripped
-                if not data:
+                head_bytes = bytes(view)  # the first block only: find the header and leading blank lines
+                stripped = head_bytes.lstrip(b"\r\n\t ")
+                line += head_bytes[: len(head_bytes) - len(stripped)].count(b"\n")
+                if not stripped:
                     continue
-                head = data.split(b"\n", 1)[0]
+                first = False
+                head = stripped.split(b"\n", 1)[0]
                 dialect = detect_dialect(head, path)
+                data = stripped
                 if dialect.has_header:
-                    data = data[len(head) + 1 :]
+                    data = stripped[len(head) + 1 :]
                     line += 1
             assert dialect is not None
-            if data.strip():
+            if len(data):
                 any_rows = True
                 block = _parse_block(data, dialect, sym, path, line, nbytes)
                 line += len(block)
@@ -379,17 +416,35 @@ def _np(col: pa.Array[Any] | pa.ChunkedArray[Any]) -> Any:
     return col.to_numpy(zero_copy_only=False)
 
 
-def _iter_parquet_blocks(path: Path, symbol: str | None) -> Iterator[TradeBlock]:
+def _iter_parquet_blocks(path: Path, symbol: str | None, prefetch: bool = False) -> Iterator[TradeBlock]:
+    """Blocks of a Parquet file; with ``prefetch`` the decoding runs ahead in a thread, the conversion here."""
+    sym = symbol or symbol_from_filename(path)
+    tables = _iter_parquet_tables(path)
+    for table, nbytes in prefetched(tables) if prefetch else tables:
+        yield _arrow_block(table, str(path), sym, nbytes)
+
+
+def _iter_parquet_tables(path: Path) -> Iterator[tuple[pa.Table | pa.RecordBatch, int]]:
     try:
-        pf = pq.ParquetFile(path)
+        # pre_buffer=False keeps memory flat in the file size; symbols stay dictionary-encoded (no strings built).
+        has_symbol = "symbol" in pq.read_schema(path).names
+        pf = pq.ParquetFile(path, pre_buffer=False, read_dictionary=["symbol"] if has_symbol else None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputFormatError(f"not a readable Parquet file ({exc})", path=path) from exc
     cols = [c for c in ("symbol", *_VALUE_COLUMNS) if c in pf.schema_arrow.names]
     per_row = path.stat().st_size / max(pf.metadata.num_rows, 1)
     if pf.metadata.num_rows == 0:
         raise EmptyInputError("no trade rows (empty Parquet file)", path=path)
+    meta = pf.metadata
+    if max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= _PARQUET_MAX_GROUP_ROWS:
+        # Whole row groups decode fastest (columns in parallel); bronze row groups are bounded, so memory is too.
+        for i in range(meta.num_row_groups):
+            table = pf.read_row_group(i, columns=cols)
+            if table.num_rows:
+                yield table, int(per_row * table.num_rows)
+        return
     for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=cols):
-        yield _arrow_block(batch, str(path), symbol or symbol_from_filename(path), int(per_row * batch.num_rows))
+        yield batch, int(per_row * batch.num_rows)
 
 
 _END: Any = object()
@@ -429,12 +484,30 @@ def iter_blocks(
         12000
     """
     p = Path(path)
-    it = _iter_parquet_blocks(p, symbol) if _is_parquet(p) else _iter_csv_blocks(p, symbol, block_bytes)
+    if _is_parquet(p):
+        return _iter_parquet_blocks(p, symbol, prefetch)
+    it = _iter_csv_blocks(p, symbol, block_bytes)
     return prefetched(it) if prefetch else it
 
 
 def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
     """The time (µs) of the first trade of a file, read cheaply, or None if the file cannot be read."""
+    p = Path(path)
+    if _is_parquet(p):
+        try:
+            pf = pq.ParquetFile(p)
+            meta = pf.metadata
+            col = meta.schema.names.index("time")
+            stats = [meta.row_group(i).column(col).statistics for i in range(meta.num_row_groups)]
+            mins = [int(cast(Any, s.min_raw)) for s in stats if s is not None and s.has_min_max]
+            if mins and len(mins) == len(stats):
+                typ = pf.schema_arrow.field("time").type
+                if pa.types.is_timestamp(typ):
+                    scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}[typ.unit]
+                    return min(mins) * scale if typ.unit != "ns" else min(mins) // 1_000
+                return int(to_microseconds(np.array([min(mins)], dtype=np.int64))[0][0])
+        except (pa.ArrowInvalid, OSError, ValueError):
+            return None
     try:
         for block in iter_blocks(path, symbol, block_bytes=1 << 16, prefetch=False):
             return int(block.time[0]) if len(block) else None
@@ -445,6 +518,8 @@ def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
 
 def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
     """Normalize an in-memory pandas DataFrame or pyarrow Table of trades into a :class:`TradeBlock`."""
+    import pandas as pd  # lazily: the streaming path does not need pandas
+
     table: pa.Table | pa.RecordBatch
     if isinstance(frame, pd.DataFrame):
         try:

@@ -150,3 +150,24 @@ def test_build_files_streams_real_files_in_small_blocks(data_dir: Path, tmp_path
     assert summary.candles_out == len(got)
     assert not list(out.parent.glob(".*"))  # no temporary or spill files left behind
     validate_candles(daap.engines.pandas.candles_to_pandas(__import__("pyarrow.parquet").parquet.read_table(out)))
+
+
+def test_parquet_without_symbol_column_takes_it_from_the_name(data_dir: Path, tmp_path: Path) -> None:
+    plain = daap.read_trades(data_dir / "BTCUSDT-trades-2021-01-02.csv")
+    path = tmp_path / "ETHUSDT-trades-2021-01-02.parquet"
+    plain.drop(columns=["symbol"]).to_parquet(path)
+    got = daap.read_trades(path)
+    assert got["symbol"].unique().tolist() == ["ETHUSDT"]
+    pd.testing.assert_frame_equal(got.drop(columns=["symbol"]), plain.drop(columns=["symbol"]))
+
+
+def test_files_are_streamed_in_time_order_whatever_the_argument_order(data_dir: Path, tmp_path: Path) -> None:
+    trades = daap.read_trades(data_dir / "BTCUSDT-trades-2025-01-01.csv")
+    early, late = trades.iloc[:5000], trades.iloc[5000:]
+    late.to_parquet(tmp_path / "b.parquet")
+    early.to_parquet(tmp_path / "a.parquet")
+    out = tmp_path / "c.parquet"
+    summary = daap.CandleBuilder("1m").build_files([tmp_path / "b.parquet", tmp_path / "a.parquet"], out)
+    assert summary.in_order  # ordered by the files' first trade time (Parquet statistics), not by argument order
+    got = pd.read_parquet(out)
+    assert int(got["trades"].sum()) == 12000 and got["open_time"].is_monotonic_increasing

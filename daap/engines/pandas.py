@@ -25,11 +25,10 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -39,6 +38,9 @@ from daap.engines import BuildSummary, Capabilities
 from daap.errors import InputFormatError, InvalidIntervalError
 from daap.intervals import Interval
 from daap.trades import DEFAULT_BLOCK_BYTES, TradeBlock, block_from_frame, iter_blocks, peek_first_time
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PandasEngine", "candles_to_pandas"]
 
@@ -114,6 +116,19 @@ def _group_starts(sym: npt.NDArray[np.int32] | None, idx: I64) -> I64:
     return np.concatenate((np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1))
 
 
+def _is_ordered(sym: npt.NDArray[np.int32] | None, t: I64, tid: I64) -> bool:
+    """True when rows are sorted by (symbol, time, trade_id), checked with as few temporaries as possible."""
+    if sym is not None:
+        ds = np.diff(sym)
+        dt, did = np.diff(t), np.diff(tid)
+        return bool(((ds > 0) | ((ds == 0) & ((dt > 0) | ((dt == 0) & (did > 0))))).all())
+    if not (t[1:] >= t[:-1]).all():
+        return False
+    if (tid[1:] > tid[:-1]).all():
+        return True
+    return bool(((tid[1:] > tid[:-1]) | (t[1:] != t[:-1])).all())
+
+
 def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDArray[np.int32]) -> Partial:
     """Reduce a batch of trades to partial candles.
 
@@ -129,23 +144,28 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
     qty, qq, ibm = block.qty, block.quote_qty, block.is_buyer_maker
     sym = None if block.codes is None else code_map[block.codes]
     # Order by (symbol, time, trade_id) unless it already is (Binance files are).
-    dt, did = np.diff(t), np.diff(tid)
-    ordered = (dt > 0) | ((dt == 0) & (did > 0))
-    if sym is not None:
-        ds = np.diff(sym)
-        ordered = (ds > 0) | ((ds == 0) & ordered)
-    if not ordered.all():
+    if not _is_ordered(sym, t, tid):
         order = np.lexsort((tid, t) if sym is None else (tid, t, sym))
         t, tid, price, qty, qq, ibm = t[order], tid[order], price[order], qty[order], qq[order], ibm[order]
         if sym is not None:
             sym = sym[order]
-    idx = interval.index_of(t)
-    starts = _group_starts(sym, idx)
+    first, last = int(interval.index_of(t[0])), int(interval.index_of(t[-1]))
+    if sym is None and last - first < n:
+        # One symbol in time order: find the bucket edges by binary search instead of bucketing every row.
+        bucket_idx = np.arange(first, last + 1, dtype=np.int64)
+        starts = np.searchsorted(t, interval.start_of(bucket_idx), side="left")
+        starts[0] = 0
+        nonempty = np.diff(np.append(starts, n)) > 0
+        starts, idx_of_start = starts[nonempty], bucket_idx[nonempty]
+    else:
+        idx = interval.index_of(t)
+        starts = _group_starts(sym, idx)
+        idx_of_start = idx[starts]
     ends = np.append(starts[1:], n) - 1
     taker = ~ibm
     return Partial(
         sym=np.full(starts.shape[0], code_map[0], dtype=np.int32) if sym is None else sym[starts],
-        idx=idx[starts],
+        idx=idx_of_start,
         o_t=t[starts],
         o_id=tid[starts],
         open=price[starts],
@@ -278,6 +298,8 @@ def finalize(
 
 
 def _nullable_int(t: pa.DataType) -> Any:
+    import pandas as pd
+
     return pd.Int64Dtype() if t == pa.int64() else None
 
 
@@ -289,7 +311,7 @@ def candles_to_pandas(table: pa.Table) -> pd.DataFrame:
         >>> candles_to_pandas(CANDLES_SCHEMA.empty_table())["first_trade_id"].dtype
         Int64Dtype()
     """
-    df = table.select(list(CANDLE_COLUMNS)).to_pandas(coerce_temporal_nanoseconds=False)
+    df: pd.DataFrame = table.select(list(CANDLE_COLUMNS)).to_pandas(coerce_temporal_nanoseconds=False)
     for col in ("first_trade_id", "last_trade_id"):
         df[col] = table.column(col).to_pandas(types_mapper=_nullable_int)
     for col in ("symbol", "interval"):
@@ -583,8 +605,9 @@ class PandasEngine:
         _no_options(options)
         started = _time.perf_counter()
         files = _expand_inputs(inputs)
-        firsts = {f: peek_first_time(f, symbol) for f in files}
-        files.sort(key=lambda f: (firsts[f] is not None, firsts[f] or 0, str(f)))
+        if len(files) > 1:  # stream files in time order, so that memory stays flat
+            firsts = {f: peek_first_time(f, symbol) for f in files}
+            files.sort(key=lambda f: (firsts[f] is not None, firsts[f] or 0, str(f)))
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".spill", dir=out.parent))
