@@ -33,7 +33,15 @@ import pyarrow.parquet as pq
 
 from daap.contract import TRADES_SCHEMA
 from daap.errors import EmptyInputError, InputFormatError, UnsafeArchiveError
-from daap.sources.binance import Dialect, detect_dialect, implausible_time_error, symbol_from_filename, to_microseconds
+from daap.sources.binance import (
+    PLAUSIBLE_MAX_S,
+    PLAUSIBLE_MIN_S,
+    Dialect,
+    detect_dialect,
+    implausible_time_error,
+    symbol_from_filename,
+    to_microseconds,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -288,12 +296,17 @@ def _parse_block(
     return block
 
 
-def _check_values(block: TradeBlock, line_of: Any) -> None:
-    """Normalize time to µs and refuse implausible times and non-positive prices or quantities."""
-    raw = block.time
-    block.time, bad = to_microseconds(raw)
-    if bad >= 0:
-        raise implausible_time_error(int(raw[bad]), block.source, line_of(bad))
+def _check_values(block: TradeBlock, line_of: Any, *, proven_by_stats: bool = False) -> None:
+    """Normalize time to µs and refuse implausible times and non-positive or non-finite prices and quantities.
+
+    ``proven_by_stats``: Parquet statistics already show µs times in range and finite maxima (NaN is never in
+    statistics, so the minima are still computed here).
+    """
+    if not proven_by_stats:
+        raw = block.time
+        block.time, bad = to_microseconds(raw)
+        if bad >= 0:
+            raise implausible_time_error(int(raw[bad]), block.source, line_of(bad))
     if len(block) == 0:
         return
     # min/max reductions allocate nothing; NaN fails every comparison.
@@ -301,7 +314,7 @@ def _check_values(block: TradeBlock, line_of: Any) -> None:
         block.price.min() > 0
         and block.qty.min() > 0
         and block.quote_qty.min() >= 0
-        and max(block.price.max(), block.qty.max(), block.quote_qty.max()) < np.inf
+        and (proven_by_stats or max(block.price.max(), block.qty.max(), block.quote_qty.max()) < np.inf)
     ):
         ok = (block.price > 0) & (block.qty > 0) & (block.quote_qty >= 0) & np.isfinite(block.quote_qty)
         ok &= np.isfinite(block.price) & np.isfinite(block.qty)
@@ -355,7 +368,9 @@ def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterat
             raise EmptyInputError("no trade rows (empty file)", path=path)
 
 
-def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | None, nbytes: int = 0) -> TradeBlock:
+def _arrow_block(
+    batch: pa.RecordBatch | pa.Table, source: str, symbol: str | None, nbytes: int = 0, proven: bool = False
+) -> TradeBlock:
     """Normalize an Arrow batch with the trade columns (from Parquet or a DataFrame)."""
     names = set(batch.schema.names)
     missing = [c for c in _VALUE_COLUMNS if c not in names]
@@ -406,7 +421,7 @@ def _arrow_block(batch: pa.RecordBatch | pa.Table, source: str, symbol: str | No
         source=source,
         nbytes=nbytes,
     )
-    _check_values(block, lambda row: None)
+    _check_values(block, lambda row: None, proven_by_stats=proven and pa.types.is_timestamp(t.type))
     return block
 
 
@@ -420,11 +435,32 @@ def _iter_parquet_blocks(path: Path, symbol: str | None, prefetch: bool = False)
     """Blocks of a Parquet file; with ``prefetch`` the decoding runs ahead in a thread, the conversion here."""
     sym = symbol or symbol_from_filename(path)
     tables = _iter_parquet_tables(path)
-    for table, nbytes in prefetched(tables) if prefetch else tables:
-        yield _arrow_block(table, str(path), sym, nbytes)
+    for table, nbytes, proven in prefetched(tables) if prefetch else tables:
+        yield _arrow_block(table, str(path), sym, nbytes, proven)
 
 
-def _iter_parquet_tables(path: Path) -> Iterator[tuple[pa.Table | pa.RecordBatch, int]]:
+def _stats_prove_valid(pf: pq.ParquetFile, group: int) -> bool:
+    """True when a row group's statistics show plausible µs times and finite price/qty maxima."""
+    meta = pf.metadata.row_group(group)
+    names = pf.metadata.schema.names
+    typ = pf.schema_arrow.field("time").type
+    if not (pa.types.is_timestamp(typ) and typ.unit == "us"):
+        return False
+    lo_us, hi_us = PLAUSIBLE_MIN_S * 1_000_000, PLAUSIBLE_MAX_S * 1_000_000
+    try:
+        stats: dict[str, Any] = {
+            n: meta.column(names.index(n)).statistics for n in ("time", "price", "qty", "quote_qty")
+        }
+        if any(s is None or not s.has_min_max for s in stats.values()):
+            return False
+        t0, t1 = int(cast(Any, stats["time"].min_raw)), int(cast(Any, stats["time"].max_raw))
+        finite = all(float(cast(Any, stats[n].max_raw)) < np.inf for n in ("price", "qty", "quote_qty"))
+    except (ValueError, TypeError):
+        return False
+    return lo_us <= t0 and t1 < hi_us and finite
+
+
+def _iter_parquet_tables(path: Path) -> Iterator[tuple[pa.Table | pa.RecordBatch, int, bool]]:
     try:
         # pre_buffer=False keeps memory flat in the file size; symbols stay dictionary-encoded (no strings built).
         has_symbol = "symbol" in pq.read_schema(path).names
@@ -441,10 +477,10 @@ def _iter_parquet_tables(path: Path) -> Iterator[tuple[pa.Table | pa.RecordBatch
         for i in range(meta.num_row_groups):
             table = pf.read_row_group(i, columns=cols)
             if table.num_rows:
-                yield table, int(per_row * table.num_rows)
+                yield table, int(per_row * table.num_rows), _stats_prove_valid(pf, i)
         return
     for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=cols):
-        yield batch, int(per_row * batch.num_rows)
+        yield batch, int(per_row * batch.num_rows), False
 
 
 _END: Any = object()

@@ -116,17 +116,20 @@ def _group_starts(sym: npt.NDArray[np.int32] | None, idx: I64) -> I64:
     return np.concatenate((np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1))
 
 
-def _is_ordered(sym: npt.NDArray[np.int32] | None, t: I64, tid: I64) -> bool:
-    """True when rows are sorted by (symbol, time, trade_id), checked with as few temporaries as possible."""
+_UNORDERED, _ORDERED, _IDS_INCREASING = 0, 1, 2
+
+
+def _order_state(sym: npt.NDArray[np.int32] | None, t: I64, tid: I64) -> int:
+    """Whether rows are sorted by (symbol, time, trade_id), and whether ids also increase (Binance files)."""
     if sym is not None:
         ds = np.diff(sym)
         dt, did = np.diff(t), np.diff(tid)
-        return bool(((ds > 0) | ((ds == 0) & ((dt > 0) | ((dt == 0) & (did > 0))))).all())
+        return _ORDERED if ((ds > 0) | ((ds == 0) & ((dt > 0) | ((dt == 0) & (did > 0))))).all() else _UNORDERED
     if not (t[1:] >= t[:-1]).all():
-        return False
+        return _UNORDERED
     if (tid[1:] > tid[:-1]).all():
-        return True
-    return bool(((tid[1:] > tid[:-1]) | (t[1:] != t[:-1])).all())
+        return _IDS_INCREASING
+    return _ORDERED if ((tid[1:] > tid[:-1]) | (t[1:] != t[:-1])).all() else _UNORDERED
 
 
 def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDArray[np.int32]) -> Partial:
@@ -144,7 +147,8 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
     qty, qq, ibm = block.qty, block.quote_qty, block.is_buyer_maker
     sym = None if block.codes is None else code_map[block.codes]
     # Order by (symbol, time, trade_id) unless it already is (Binance files are).
-    if not _is_ordered(sym, t, tid):
+    state = _order_state(sym, t, tid)
+    if state == _UNORDERED:
         order = np.lexsort((tid, t) if sym is None else (tid, t, sym))
         t, tid, price, qty, qq, ibm = t[order], tid[order], price[order], qty[order], qq[order], ibm[order]
         if sym is not None:
@@ -179,8 +183,8 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
         trades=np.diff(np.append(starts, n)),
         tb_volume=np.add.reduceat(np.where(taker, qty, 0.0), starts),
         tb_quote_volume=np.add.reduceat(np.where(taker, qq, 0.0), starts),
-        id_min=np.minimum.reduceat(tid, starts),
-        id_max=np.maximum.reduceat(tid, starts),
+        id_min=tid[starts] if state == _IDS_INCREASING else np.minimum.reduceat(tid, starts),
+        id_max=tid[ends] if state == _IDS_INCREASING else np.maximum.reduceat(tid, starts),
     )
 
 

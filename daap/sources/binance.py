@@ -29,8 +29,8 @@ _SYMBOL_RE = re.compile(r"(?:^|[-_/])([A-Z0-9]{2,30})-trades-\d{4}-\d{2}")
 _INT_RE = re.compile(rb"^\s*-?\d+\s*$")
 
 # Plausible trade times: 2009-01-01 to 2100-01-01, in seconds.
-_MIN_S = 1_230_768_000
-_MAX_S = 4_102_444_800
+PLAUSIBLE_MIN_S = 1_230_768_000
+PLAUSIBLE_MAX_S = 4_102_444_800
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,11 @@ def to_microseconds(t: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], in
     lo, hi = int(t.min()), int(t.max())
     # Fast path: the whole array in one unit.
     for scale, factor in ((1_000_000, 1), (1_000, 1_000), (1, 1_000_000)):
-        if _MIN_S * scale <= lo and hi < _MAX_S * scale:
+        if PLAUSIBLE_MIN_S * scale <= lo and hi < PLAUSIBLE_MAX_S * scale:
             return (t * factor if factor != 1 else t), -1
-    is_us = (t >= _MIN_S * 1_000_000) & (t < _MAX_S * 1_000_000)
-    is_ms = (t >= _MIN_S * 1_000) & (t < _MAX_S * 1_000)
-    is_s = (t >= _MIN_S) & (t < _MAX_S)
+    is_us = (t >= PLAUSIBLE_MIN_S * 1_000_000) & (t < PLAUSIBLE_MAX_S * 1_000_000)
+    is_ms = (t >= PLAUSIBLE_MIN_S * 1_000) & (t < PLAUSIBLE_MAX_S * 1_000)
+    is_s = (t >= PLAUSIBLE_MIN_S) & (t < PLAUSIBLE_MAX_S)
     ok = is_us | is_ms | is_s
     bad = -1 if ok.all() else int(np.argmin(ok))
     out = np.where(is_us, t, np.where(is_ms, t * 1_000, t * 1_000_000))
