@@ -169,3 +169,19 @@ def test_crlf_and_trailing_blank_lines_are_fine(tmp_path: Path) -> None:
     second = GOOD.replace("4359935386", "4359935387")
     p = write(tmp_path, (GOOD + second).replace("\n", "\r\n") + "\r\n\r\n")
     assert daap.read_trades(p)["trade_id"].tolist() == [4359935386, 4359935387]
+
+
+@pytest.mark.parametrize(("column", "value"), [("price", float("nan")), ("qty", float("inf")), ("price", 0.0)])
+def test_parquet_with_non_finite_or_zero_values(tmp_path: Path, column: str, value: float) -> None:
+    import numpy as np
+
+    df = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+    df.loc[17, column] = value
+    p = tmp_path / "BTCUSDT-trades-2021-01-02.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), p)  # keeps NaN as NaN, not null
+    with pytest.raises(InputFormatError, match=rf"column '{column}': {column} must be a positive finite number"):
+        daap.CandleBuilder("1m").build_files([p], tmp_path / "out.parquet")
+    assert np.isfinite(df.drop(index=17)[column]).all()
