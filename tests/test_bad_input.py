@@ -181,7 +181,10 @@ def test_parquet_with_non_finite_or_zero_values(tmp_path: Path, column: str, val
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), p)  # keeps NaN as NaN, not null
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    i = table.schema.get_field_index(column)
+    table = table.set_column(i, column, pa.array(df[column].to_numpy()))  # NaN stays NaN, not null
+    pq.write_table(table, p)
     with pytest.raises(InputFormatError, match=rf"column '{column}': {column} must be a positive finite number"):
         daap.CandleBuilder("1m").build_files([p], tmp_path / "out.parquet")
     assert np.isfinite(df.drop(index=17)[column]).all()
