@@ -55,7 +55,8 @@ def _micros(s: pd.Series[Any]) -> tuple[I64, Mask] | None:
     if not _is_utc_datetime(s.dtype):
         return None
     idx = pd.DatetimeIndex(s).as_unit("us")
-    return np.asarray(idx.asi8, dtype=np.int64), np.asarray(idx.notna(), dtype=np.bool_)
+    values = np.asarray(idx.to_numpy(dtype="datetime64[us]")).view(np.int64)  # NaT -> int64 min, masked below
+    return values.astype(np.int64), np.asarray(idx.notna(), dtype=np.bool_)
 
 
 def _interval_or_none(value: object) -> Interval | None:
