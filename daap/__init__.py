@@ -14,14 +14,25 @@ from typing import TYPE_CHECKING, Any
 
 from daap.candles import CandleBuilder
 from daap.errors import DaapError
+from daap.ingest import Ingestor
 from daap.intervals import Interval
+from daap.lake import Lake
 from daap.trades import iter_trade_batches, read_trades
 
 if TYPE_CHECKING:
     from daap import schemas
 
 __version__ = "0.1.0"
-__all__ = ["CandleBuilder", "DaapError", "Interval", "iter_trade_batches", "read_trades", "schemas"]
+__all__ = [
+    "CandleBuilder",
+    "DaapError",
+    "Ingestor",
+    "Interval",
+    "Lake",
+    "iter_trade_batches",
+    "read_trades",
+    "schemas",
+]
 
 
 def __getattr__(name: str) -> Any:

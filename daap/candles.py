@@ -14,12 +14,19 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from daap.engines import BuildSummary, Engine, get_engine
+from daap.errors import DaapError
 from daap.intervals import Interval
+from daap.lake import Lake
 
 __all__ = ["CandleBuilder"]
 
@@ -71,6 +78,43 @@ class CandleBuilder:
         if self.validate:
             options.setdefault("validate", True)
         return self.engine.build_files(items, output, self.interval, fill_gaps=self.fill_gaps, **options)
+
+    def build_lake(
+        self,
+        lake: Lake | str | Path,
+        symbol: str,
+        *,
+        market: str = "spot",
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        **options: Any,
+    ) -> BuildSummary:
+        """Build candles from the lake's bronze trades and write them to its ``candles/`` zone, one part per day.
+
+        Rebuilding a range overwrites the same day objects, so reruns never duplicate.
+
+        Raises:
+            DaapError: when the lake holds no bronze trades for the symbol and range.
+        """
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        the_lake = lake if isinstance(lake, Lake) else Lake(lake)
+        keys = the_lake.bronze_keys(symbol, market=market, start=start, end=end)
+        if not keys:
+            span = f" from {start or '...'} to {end or '...'}" if (start or end) else ""
+            raise DaapError(f"no bronze trades for {market} {symbol}{span} in {the_lake.uri}; ingest some first")
+        with the_lake.local_files(keys) as paths, tempfile.TemporaryDirectory(prefix="daap-candles-") as tmp:
+            out = Path(tmp) / "candles.parquet"
+            summary = self.build_files(paths, out, **options)
+            table = pq.read_table(out)
+            days = pc.strftime(table.column("open_time"), format="%Y-%m-%d")
+            for day in sorted({str(d) for d in days.to_pylist()}):
+                part = Path(tmp) / f"{day}.parquet"
+                pq.write_table(table.filter(pc.equal(days, pa.scalar(day))), part, compression="zstd")
+                the_lake.store.put_file(part, the_lake.candles_key(self.interval.name, symbol, day))
+        zone = f"{the_lake.uri}/candles/interval={self.interval.name}/symbol={symbol}"
+        return dataclasses.replace(summary, output=zone)
 
     def _checked(self, candles: Any) -> Any:
         if self.validate:

@@ -50,9 +50,43 @@ def _summary_line(summary: Any) -> str:
     )
 
 
+_LAKE_HELP = "Lake URI: a local path or s3://bucket/prefix (default ./daap-lake, or $DAAP_LAKE)."
+
+
+def _lake(uri: str | None) -> Any:
+    import os
+
+    from daap.lake import DEFAULT_LAKE, Lake
+
+    return Lake(uri or os.environ.get("DAAP_LAKE") or DEFAULT_LAKE)
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from exc
+
+
+def _manifest_line(m: Any) -> str:
+    days = ", ".join(p.date for p in m.partitions[:3]) + (" ..." if len(m.partitions) > 3 else "")
+    if m.status == "unchanged":
+        return f"{m.name}: unchanged (same sha256 already ingested), {m.rows_written:,} rows"
+    return (
+        f"{m.name}: {m.rows_read:,} rows read, {m.rows_written:,} written, {m.rows_quarantined:,} quarantined "
+        f"-> {m.market}/{m.symbol} {days}"
+    )
+
+
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Candles Parquet file to write.")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Candles Parquet file to write (file inputs).")
+@click.option("--lake", "lake_uri", default=None, help="Read bronze trades from this lake and write its candles zone.")
+@click.option("--start", default=None, help="With --lake: first UTC day (YYYY-MM-DD).")
+@click.option("--end", default=None, help="With --lake: last UTC day (YYYY-MM-DD).")
+@click.option("--market", default="spot", show_default=True, type=click.Choice(["spot", "um"]), help="With --lake.")
 @click.option("--interval", "-i", default="1m", show_default=True, help="Candle interval, e.g. 1s, 1m, 4h, 1d, 1w, 1M.")
 @click.option("--engine", default="pandas", show_default=True, help="Engine that builds the candles.")
 @click.option("--fill-gaps/--no-fill-gaps", default=True, show_default=True, help="Add zero-trade gap rows.")
@@ -60,15 +94,95 @@ def _summary_line(summary: Any) -> str:
 @click.option("--validate", is_flag=True, help="Check every candle against the pandera schema.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def candles(
-    inputs: tuple[Path, ...], output: Path, interval: str, engine: str, fill_gaps: bool, symbol: str | None,
-    validate: bool, progress: bool | None,
+    inputs: tuple[Path, ...], output: Path | None, lake_uri: str | None, start: str | None, end: str | None,
+    market: str, interval: str, engine: str, fill_gaps: bool, symbol: str | None, validate: bool,
+    progress: bool | None,
 ) -> None:
-    """Build candles from trade files (.zip, .csv, .csv.gz, .parquet, or folders of them)."""
+    r"""Build candles from trade files (.zip, .csv, .csv.gz, .parquet, or folders), or from a lake's bronze zone.
+
+    \b
+    Files:  daap candles BTCUSDT-trades-2025-01-01.zip -o candles.parquet
+    Lake:   daap candles --lake ./daap-lake --symbol BTCUSDT --start 2025-01-01 --end 2025-01-31
+    """
     from daap.candles import CandleBuilder
 
     builder = CandleBuilder(interval, engine=engine, fill_gaps=fill_gaps, validate=validate)
-    summary = builder.build_files(list(inputs), output, symbol=symbol, progress=progress)
+    if lake_uri is not None:
+        if inputs or output:
+            raise click.UsageError("give either INPUT files with -o, or --lake with --symbol, not both")
+        if not symbol:
+            raise click.UsageError("--lake needs --symbol")
+        summary = builder.build_lake(
+            _lake(lake_uri), symbol, market=market, start=_date(start, "--start"), end=_date(end, "--end"),
+            progress=progress,
+        )
+    else:
+        if not inputs or output is None:
+            raise click.UsageError("give INPUT files and -o OUT.parquet (or --lake URI --symbol S)")
+        summary = builder.build_files(list(inputs), output, symbol=symbol, progress=progress)
     click.echo(_summary_line(summary))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+@click.option("--symbol", default=None, help="Symbol, when the file names do not say it.")
+@click.option("--market", default=None, type=click.Choice(["spot", "um"]), help="Default: detected from the file.")
+def ingest(files: tuple[Path, ...], lake_uri: str | None, symbol: str | None, market: str | None) -> None:
+    """Ingest local trade files (.zip, .csv, .csv.gz) into the lake: raw, bronze, quarantine and a manifest."""
+    from daap.ingest import Ingestor
+
+    ingestor = Ingestor(_lake(lake_uri))
+    for f in files:
+        click.echo(_manifest_line(ingestor.ingest_file(f, symbol=symbol, market=market)))
+
+
+@main.command()
+@click.argument("symbol")
+@click.option("--month", default=None, help="A monthly file, YYYY-MM.")
+@click.option("--date", "day", default=None, help="A daily file, YYYY-MM-DD.")
+@click.option("--start", default=None, help="First daily file, YYYY-MM-DD (with --end).")
+@click.option("--end", default=None, help="Last daily file, YYYY-MM-DD (with --start).")
+@click.option("--market", default="spot", show_default=True, type=click.Choice(["spot", "um"]))
+@click.option("--base-url", default=None, help="Binance public-data mirror (default: $DAAP_BINANCE_BASE_URL, Binance).")
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32), help="Parallel downloads.")
+def download(
+    symbol: str, month: str | None, day: str | None, start: str | None, end: str | None, market: str,
+    base_url: str | None, lake_uri: str | None, workers: int,
+) -> None:
+    """Download Binance trade files, verify their .CHECKSUM, and ingest them into the lake."""
+    from daap.ingest import Ingestor
+
+    if sum(x is not None for x in (month, day, start or end)) != 1:
+        raise click.UsageError("give exactly one of --month, --date, or --start with --end")
+    ingestor = Ingestor(_lake(lake_uri), base_url=base_url, max_workers=workers)
+    ingestor.download(
+        symbol, month=month, date=_date(day, "--date"), start=_date(start, "--start"), end=_date(end, "--end"),
+        market=market, on_file=lambda m: click.echo(_manifest_line(m)),
+    )
+
+
+@main.group()
+def lake() -> None:
+    """Inspect the lake."""
+
+
+@lake.command("ls")
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+def lake_ls(lake_uri: str | None) -> None:
+    """Show what is ingested: symbols, days, rows, quarantined rows."""
+    the_lake = _lake(lake_uri)
+    rows = the_lake.summary()
+    if not rows:
+        click.echo(f"{the_lake.uri}: empty")
+        return
+    click.echo(f"{'market':<7}{'symbol':<12}{'files':>6}{'days':>6}{'rows':>16}{'quarantined':>13}  first .. last")
+    for r in rows:
+        click.echo(
+            f"{r['market']:<7}{r['symbol']:<12}{r['files']:>6}{r['days']:>6}{r['rows']:>16,}{r['quarantined']:>13,}"
+            f"  {r['first']} .. {r['last']}"
+        )
 
 
 def _synth_options(f: Any) -> Any:

@@ -66,6 +66,10 @@ _ARROW_BLOCK_BYTES = 1 << 20
 #: A zip member that inflates more than this many times its compressed size is refused (Binance's are ~5x).
 MAX_ZIP_RATIO = 100
 _PARQUET_BATCH_ROWS = 1 << 20
+_EMPTY_DTYPES = {
+    "trade_id": np.int64, "price": np.float64, "qty": np.float64, "quote_qty": np.float64, "time": np.int64,
+    "is_buyer_maker": np.bool_,
+}
 _PARQUET_MAX_GROUP_ROWS = 4 << 20
 
 PathLike = str | Path
@@ -84,6 +88,7 @@ class TradeBlock:
         time: trade time in µs since the epoch (UTC).
         source: the file name, or ``"<frame>"``.
         nbytes: input bytes this block consumed (for progress).
+        lines: CSV lines this block covered, including rows sent to quarantine.
     """
 
     symbols: tuple[str, ...]
@@ -96,6 +101,7 @@ class TradeBlock:
     is_buyer_maker: npt.NDArray[np.bool_]
     source: str = "<frame>"
     nbytes: int = 0
+    lines: int = 0
 
     def __len__(self) -> int:
         return int(self.trade_id.shape[0])
@@ -232,43 +238,145 @@ def _diagnose(
     data: bytes | memoryview, dialect: Dialect, path: PathLike, first_line: int, exc: Exception
 ) -> InputFormatError:
     """Find the first malformed line of a block that pyarrow refused, and say what is wrong with it."""
-    ncols = len(dialect.columns)
     for i, raw in enumerate(bytes(data).split(b"\n")[:-1]):
-        line, s = first_line + i, raw.rstrip(b"\r")
-        if not s.strip():
-            return InputFormatError("empty line in the middle of the data", path=path, line=line)
-        fields = s.split(b",")
-        if len(fields) != ncols:
-            return InputFormatError(
-                f"expected {ncols} columns ({dialect.name} trades), got {len(fields)}", path=path, line=line
-            )
-        for name, raw in zip(dialect.columns, fields, strict=True):
-            kind = _CSV_TYPES.get(name)
-            value = raw.strip()
-            try:
-                if kind == pa.int64():
-                    int(value)
-                elif kind == pa.float64():
-                    float(value)
-                elif kind == pa.bool_() and value not in _TRUE | _FALSE:
-                    raise ValueError
-            except ValueError:
-                what = {pa.int64(): "an integer", pa.float64(): "a number", pa.bool_(): "True/False"}[kind]
-                return InputFormatError(
-                    f"expected {what}, got {value.decode('utf-8', 'replace')[:40]!r}",
-                    path=path,
-                    line=line,
-                    column=name,
-                )
+        problem = _line_problem(raw.rstrip(b"\r"), dialect)
+        if problem is not None:
+            return InputFormatError(problem[1], path=path, line=first_line + i, column=problem[0])
     return InputFormatError(f"cannot parse CSV ({exc})", path=path, line=first_line)
 
 
+def _line_problem(s: bytes, dialect: Dialect) -> tuple[str | None, str] | None:
+    """What is wrong with one CSV line, as (column, reason), or None when it parses."""
+    if not s.strip():
+        return None, "empty line in the middle of the data"
+    fields = s.split(b",")
+    ncols = len(dialect.columns)
+    if len(fields) != ncols:
+        return None, f"expected {ncols} columns ({dialect.name} trades), got {len(fields)}"
+    for name, raw in zip(dialect.columns, fields, strict=True):
+        kind = _CSV_TYPES.get(name)
+        value = raw.strip()
+        try:
+            if kind == pa.int64():
+                int(value)
+            elif kind == pa.float64():
+                float(value)
+            elif kind == pa.bool_() and value not in _TRUE | _FALSE:
+                raise ValueError
+        except ValueError:
+            what = {pa.int64(): "an integer", pa.float64(): "a number", pa.bool_(): "True/False"}[kind]
+            return name, f"expected {what}, got {value.decode('utf-8', 'replace')[:40]!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One row sent to quarantine: where it was, why, and its original text."""
+
+    source: str
+    line: int | None
+    column: str | None
+    reason: str
+    raw: str
+
+
+class IdRanges:
+    """The trade ids seen so far, as merged ranges: finds duplicates and lists the gaps.
+
+    Example:
+        >>> ids = IdRanges()
+        >>> ids.add(np.array([1, 2, 3, 7, 8])).tolist(), ids.add(np.array([8, 9])).tolist()
+        ([False, False, False, False, False], [True, False])
+        >>> ids.gaps(), ids.count
+        ([(4, 6)], 6)
+    """
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.count = 0
+
+    def add(self, ids: I64) -> npt.NDArray[np.bool_]:
+        """Record ids; returns True for each id seen before (in an earlier call or earlier in ``ids``)."""
+        n = ids.shape[0]
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        if (not self.ends or int(ids[0]) > self.ends[-1]) and (n == 1 or bool((ids[1:] > ids[:-1]).all())):
+            self._append_sorted_unique(ids)
+            return np.zeros(n, dtype=bool)
+        _, first = np.unique(ids, return_index=True)
+        dup = np.ones(n, dtype=bool)
+        dup[first] = False
+        if self.starts:
+            starts, ends = np.asarray(self.starts), np.asarray(self.ends)
+            pos = np.searchsorted(starts, ids, side="right") - 1
+            dup |= (pos >= 0) & (ids <= ends[np.maximum(pos, 0)])
+        new = np.unique(ids[~dup])
+        breaks = np.flatnonzero(np.diff(new) != 1)
+        lo, hi = np.concatenate(([0], breaks + 1)), np.append(breaks, new.shape[0] - 1)
+        s = np.concatenate([np.asarray(self.starts, dtype=np.int64), new[lo]])
+        e = np.concatenate([np.asarray(self.ends, dtype=np.int64), new[hi]])
+        order = np.argsort(s, kind="stable")
+        s, e = s[order], e[order]
+        reach = np.maximum.accumulate(e)
+        group = np.concatenate(([0], np.flatnonzero(s[1:] > reach[:-1] + 1) + 1))
+        self.starts = s[group].tolist()
+        self.ends = np.maximum.reduceat(e, group).tolist()
+        self.count += int(new.shape[0])
+        return dup
+
+    def _append_sorted_unique(self, ids: I64) -> None:
+        breaks = np.flatnonzero(np.diff(ids) != 1)
+        lo = np.concatenate(([0], breaks + 1))
+        hi = np.append(breaks, ids.shape[0] - 1)
+        starts, ends = ids[lo].tolist(), ids[hi].tolist()
+        if self.ends and starts[0] == self.ends[-1] + 1:
+            self.ends[-1] = ends[0]
+            starts, ends = starts[1:], ends[1:]
+        self.starts.extend(starts)
+        self.ends.extend(ends)
+        self.count += int(ids.shape[0])
+
+    def gaps(self) -> list[tuple[int, int]]:
+        """Missing id ranges ``(first, last)`` between the smallest and largest id seen."""
+        return [(b + 1, a - 1) for b, a in zip(self.ends[:-1], self.starts[1:], strict=True)]
+
+
+class Rejects:
+    """Collects the rows a quarantine-mode read refused, the rows read, and the trade ids seen.
+
+    Attributes:
+        rows: the rejected rows, in file order.
+        rows_read: data rows read, good and bad.
+        ids: the trade ids accepted so far (duplicates are rejected).
+        units: the time units seen (``s``, ``ms``, ``us``).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[RejectedRow] = []
+        self.rows_read = 0
+        self.ids = IdRanges()
+        self.units: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_arrow(self) -> pa.Table:
+        """The rejected rows as a table (source, line, column, reason, raw)."""
+        return pa.table(
+            {
+                "source": pa.array([r.source for r in self.rows], pa.string()),
+                "line": pa.array([r.line for r in self.rows], pa.int64()),
+                "column": pa.array([r.column for r in self.rows], pa.string()),
+                "reason": pa.array([r.reason for r in self.rows], pa.string()),
+                "raw": pa.array([r.raw for r in self.rows], pa.string()),
+            }
+        )
+
+
 # ------------------------------------------------------------------------------------------------------- parsing
-def _parse_block(
-    data: bytes | memoryview, dialect: Dialect, symbol: str, path: PathLike, first_line: int, nbytes: int
-) -> TradeBlock:
-    try:
-        table = pacsv.read_csv(
+def _read_csv_bytes(data: bytes | memoryview, dialect: Dialect) -> pa.Table:
+    return pacsv.read_csv(
             cast(Any, pa.BufferReader(pa.py_buffer(data))),
             read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=_ARROW_BLOCK_BYTES),
             # Blank lines are errors, so that a block's rows map one to one to its lines (for messages).
@@ -277,9 +385,48 @@ def _parse_block(
                 column_types=_CSV_TYPES, include_columns=list(_VALUE_COLUMNS), null_values=[], strings_can_be_null=False
             ),
         )
+
+
+def _parse_block(
+    data: bytes | memoryview,
+    dialect: Dialect,
+    symbol: str,
+    path: PathLike,
+    first_line: int,
+    nbytes: int,
+    rejects: Rejects | None = None,
+) -> TradeBlock:
+    """Parse whole CSV lines. Bad input raises, or with ``rejects`` goes to quarantine with its line and text."""
+    lines: I64 | None = None  # line number of each row, when some lines were dropped
+    try:
+        table = _read_csv_bytes(data, dialect)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _diagnose(data, dialect, path, first_line, exc) from exc
-    cols = {name: table.column(name).to_numpy() for name in _VALUE_COLUMNS}
+        if rejects is None:
+            raise _diagnose(data, dialect, path, first_line, exc) from exc
+        good, numbers = [], []
+        split = bytes(data).split(b"\n")[:-1]
+        for i, raw in enumerate(split):
+            s = raw.rstrip(b"\r")
+            problem = _line_problem(s, dialect)
+            if problem is None:
+                good.append(s)
+                numbers.append(first_line + i)
+            else:
+                rejects.rows.append(
+                    RejectedRow(str(path), first_line + i, problem[0], problem[1], s.decode("utf-8", "replace")[:500])
+                )
+        rejects.rows_read += len(split)
+        nlines = len(split)
+        lines = np.asarray(numbers, dtype=np.int64)
+        table = _read_csv_bytes(b"\n".join(good) + b"\n", dialect) if good else None  # type: ignore[assignment]
+    else:
+        nlines = table.num_rows
+        if rejects is not None:
+            rejects.rows_read += table.num_rows
+    if table is None:
+        cols: dict[str, Any] = {n: np.empty(0, dtype=_EMPTY_DTYPES[n]) for n in _VALUE_COLUMNS}
+    else:
+        cols = {name: table.column(name).to_numpy() for name in _VALUE_COLUMNS}
     block = TradeBlock(
         symbols=(symbol,),
         codes=None,
@@ -291,9 +438,93 @@ def _parse_block(
         is_buyer_maker=cols["is_buyer_maker"],
         source=str(path),
         nbytes=nbytes,
+        lines=nlines,
     )
-    _check_values(block, lambda row: first_line + row)
+
+    def line_of(row: int) -> int:
+        return int(lines[row]) if lines is not None else first_line + row
+
+    if rejects is None:
+        _check_values(block, line_of)
+        return block
+    return _quarantine_values(block, rejects, line_of, lambda rows: _raw_lines(data, rows, line_of, first_line))
+
+
+def _raw_lines(data: bytes | memoryview, rows: I64, line_of: Any, first_line: int) -> list[str]:
+    text = bytes(data).split(b"\n")
+    return [text[line_of(int(r)) - first_line].rstrip(b"\r").decode("utf-8", "replace")[:500] for r in rows]
+
+
+def _quarantine_values(block: TradeBlock, rejects: Rejects, line_of: Any, raw_of: Any) -> TradeBlock:
+    """Move rows with implausible times, non-positive or non-finite values, or repeated trade ids to quarantine."""
+    raw_t = block.time
+    block.time, bad_t = to_microseconds(raw_t)
+    if len(block):
+        for unit, scale in (("s", 1), ("ms", 1_000), ("us", 1_000_000)):
+            lo, hi = PLAUSIBLE_MIN_S * scale, PLAUSIBLE_MAX_S * scale
+            if bool(((raw_t >= lo) & (raw_t < hi)).any()):
+                rejects.units.add(unit)
+    ok = np.ones(len(block), dtype=bool)
+    reason: list[tuple[int, str, str]] = []
+    if bad_t >= 0:
+        t = raw_t
+        plausible = np.zeros(len(block), dtype=bool)
+        for scale in (1, 1_000, 1_000_000):
+            plausible |= (t >= PLAUSIBLE_MIN_S * scale) & (t < PLAUSIBLE_MAX_S * scale)
+        for r in np.flatnonzero(~plausible).tolist():
+            reason.append((r, "time", implausible_time_error(int(t[r]), None, None).reason))
+        ok &= plausible
+    for name, strict in (("price", True), ("qty", True), ("quote_qty", False)):
+        v = getattr(block, name)
+        good = ((v > 0) if strict else (v >= 0)) & np.isfinite(v)
+        if not good.all():
+            for r in np.flatnonzero(~good & ok).tolist():
+                reason.append((r, name, f"{name} must be a positive finite number, got {float(v[r])!r}"))
+            ok &= good
+    if not ok.all():
+        block = _take(block, ok)
+        keep = np.flatnonzero(ok)
+        old_line_of = line_of
+        raw_rows = np.array(sorted(r for r, _, _ in reason), dtype=np.int64)
+        texts = dict(zip(raw_rows.tolist(), raw_of(raw_rows), strict=True))
+        for r, col, why in sorted(reason):
+            rejects.rows.append(RejectedRow(block.source, old_line_of(r), col, why, texts[r]))
+
+        def line_of(row: int) -> int:
+            return int(old_line_of(int(keep[row])))
+
+        raw_of_kept = raw_of
+
+        def raw_of(rows: I64) -> list[str]:
+            return list(raw_of_kept(keep[rows]))
+
+    dup = rejects.ids.add(block.trade_id)
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        for r, text in zip(rows.tolist(), raw_of(rows), strict=True):
+            rejects.rows.append(
+                RejectedRow(
+                    block.source, line_of(r), "trade_id", f"duplicate trade_id {int(block.trade_id[r])}", text
+                )
+            )
+        block = _take(block, ~dup)
     return block
+
+
+def _take(block: TradeBlock, mask: npt.NDArray[np.bool_]) -> TradeBlock:
+    return TradeBlock(
+        symbols=block.symbols,
+        codes=None if block.codes is None else block.codes[mask],
+        trade_id=block.trade_id[mask],
+        price=block.price[mask],
+        qty=block.qty[mask],
+        quote_qty=block.quote_qty[mask],
+        time=block.time[mask],
+        is_buyer_maker=block.is_buyer_maker[mask],
+        source=block.source,
+        nbytes=block.nbytes,
+        lines=block.lines,
+    )
 
 
 def _check_values(block: TradeBlock, line_of: Any, *, proven_by_stats: bool = False) -> None:
@@ -330,7 +561,9 @@ def _check_values(block: TradeBlock, line_of: Any, *, proven_by_stats: bool = Fa
                 )
 
 
-def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterator[TradeBlock]:
+def _iter_csv_blocks(
+    path: Path, symbol: str | None, block_bytes: int, rejects: Rejects | None = None
+) -> Iterator[TradeBlock]:
     sym = symbol or symbol_from_filename(path)
     if not sym:
         raise InputFormatError(
@@ -361,8 +594,8 @@ def _iter_csv_blocks(path: Path, symbol: str | None, block_bytes: int) -> Iterat
             assert dialect is not None
             if len(data):
                 any_rows = True
-                block = _parse_block(data, dialect, sym, path, line, nbytes)
-                line += len(block)
+                block = _parse_block(data, dialect, sym, path, line, nbytes, rejects)
+                line += block.lines
                 yield block
         if not any_rows:
             raise EmptyInputError("no trade rows (empty file)", path=path)
@@ -505,7 +738,12 @@ def prefetched(it: Iterator[T]) -> Iterator[T]:
 
 
 def iter_blocks(
-    path: PathLike, symbol: str | None = None, *, block_bytes: int = DEFAULT_BLOCK_BYTES, prefetch: bool = True
+    path: PathLike,
+    symbol: str | None = None,
+    *,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    prefetch: bool = True,
+    rejects: Rejects | None = None,
 ) -> Iterator[TradeBlock]:
     """Stream one file as :class:`TradeBlock` batches (what the engines consume).
 
@@ -514,6 +752,8 @@ def iter_blocks(
         symbol: the symbol; by default taken from the Binance file name (or the Parquet ``symbol`` column).
         block_bytes: how many CSV bytes to parse at once.
         prefetch: parse the next block in a background thread while the caller works on this one.
+        rejects: quarantine mode: bad rows (malformed, implausible time, non-positive price or quantity, repeated
+            trade id) are collected here with their line and text instead of raising. CSV input only.
 
     Example:
         >>> sum(len(b) for b in iter_blocks("tests/data/BTCUSDT-trades-2025-01-01.csv", block_bytes=1 << 16))
@@ -521,8 +761,10 @@ def iter_blocks(
     """
     p = Path(path)
     if _is_parquet(p):
+        if rejects is not None:
+            raise InputFormatError("quarantine mode reads CSV or zip trades, not Parquet", path=p)
         return _iter_parquet_blocks(p, symbol, prefetch)
-    it = _iter_csv_blocks(p, symbol, block_bytes)
+    it = _iter_csv_blocks(p, symbol, block_bytes, rejects)
     return prefetched(it) if prefetch else it
 
 
