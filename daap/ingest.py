@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -35,6 +36,7 @@ from daap.contract import TRADES_SCHEMA
 from daap.errors import DaapError, InputFormatError
 from daap.intervals import US_PER_DAY
 from daap.lake import Lake, Manifest, PartitionInfo, check_market, check_symbol
+from daap.progress import bar, content_size
 from daap.sources.binance import detect_dialect, symbol_from_filename
 from daap.storage import sha256_of
 from daap.trades import Rejects, TradeBlock, iter_blocks, open_text_source
@@ -198,8 +200,10 @@ class Ingestor:
         with tempfile.TemporaryDirectory(prefix="daap-ingest-") as tmp:
             writers: dict[int, pq.ParquetWriter] = {}
             rows: dict[int, int] = {}
-            try:
+            with contextlib.ExitStack() as stack:
+                pbar = stack.enter_context(bar(content_size(src), self.progress, f"ingest {name}"))
                 for block in iter_blocks(src, sym, rejects=rejects):
+                    pbar.update(block.nbytes)
                     if len(block) == 0:
                         continue
                     gaps.add(block.time)
@@ -214,12 +218,10 @@ class Ingestor:
                             writers[d] = pq.ParquetWriter(
                                 Path(tmp) / f"{d}.parquet", TRADES_SCHEMA, compression="zstd"
                             )
+                            stack.callback(writers[d].close)  # closed before upload, or on any error
                             rows[d] = 0
                         writers[d].write_table(piece)
                         rows[d] += piece.num_rows
-            finally:
-                for w in writers.values():
-                    w.close()
             written = sum(rows.values())
             if rejects.rows_read != written + len(rejects):
                 raise DaapError(  # a bug, not bad input: never publish a manifest that does not reconcile

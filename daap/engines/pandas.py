@@ -21,7 +21,6 @@ import os
 import shutil
 import tempfile
 import time as _time
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -37,6 +36,7 @@ from daap.contract import CANDLE_COLUMNS, CANDLES_SCHEMA
 from daap.engines import BuildSummary, Capabilities
 from daap.errors import InputFormatError, InvalidIntervalError
 from daap.intervals import Interval
+from daap.progress import bar, content_size
 from daap.trades import DEFAULT_BLOCK_BYTES, TradeBlock, block_from_frame, iter_blocks, peek_first_time
 
 if TYPE_CHECKING:
@@ -470,26 +470,6 @@ def _expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def _content_size(path: Path) -> int | None:
-    name = path.name.lower()
-    if name.endswith(".zip"):
-        with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(path) as zf:
-            return sum(m.file_size for m in zf.infolist())
-        return None
-    if name.endswith(".gz"):
-        return None
-    return path.stat().st_size
-
-
-def _progress(total: int | None, enabled: bool | None, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=None if enabled is None
-        else not enabled, leave=False, dynamic_ncols=True
-    )
-
-
 class PandasEngine:
     """Streaming pyarrow + numpy engine; in-memory results are pandas DataFrames."""
 
@@ -616,16 +596,16 @@ class PandasEngine:
         out.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".spill", dir=out.parent))
         tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
-        sizes = [_content_size(f) for f in files]
+        sizes = [content_size(f) for f in files]
         total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
         candles = gaps = 0
         try:
             acc = CandleAccumulator(interval, spill_folder=scratch)
-            with _progress(total, progress, f"candles {interval}") as bar:
+            with bar(total, progress, f"candles {interval}") as pbar:
                 for f in files:
                     for block in iter_blocks(f, symbol, block_bytes=block_bytes):
                         acc.add(block)
-                        bar.update(block.nbytes)
+                        pbar.update(block.nbytes)
             with pq.ParquetWriter(tmp, CANDLES_SCHEMA, compression="zstd") as writer:
                 for table in acc.finish(fill_gaps=fill_gaps):
                     if validate:
