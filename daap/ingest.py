@@ -20,12 +20,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -331,12 +330,17 @@ class Ingestor:
             items += [{"date": d0 + dt.timedelta(days=i)} for i in range((d1 - d0).days + 1)]
         if not items:
             raise DaapError("give month=, date=, or start= and end=")
-        base = (self.base_url or os.environ.get("DAAP_BINANCE_BASE_URL") or dl.DEFAULT_BASE_URL).rstrip("/")
+        base = dl.resolve_base_url(self.base_url).rstrip("/")
         jobs = []
         for item in items:
-            rel = dl.binance_path(symbol, market=market, kind=kind, **item)
+            rel = dl.binance_path(symbol, market=cast(Any, market), kind=cast(Any, kind), **item)
             jobs.append((f"{base}/{rel}", self.download_dir / rel))
-        results = dl.download_many(jobs, max_workers=self.max_workers)
+        with bar(len(jobs), self.progress, f"download {symbol}", unit="file") as pbar:
+
+            def tick(index: int, result: object) -> None:
+                pbar.update()
+
+            results = dl.download_many(jobs, max_workers=self.max_workers, on_result=tick)
         manifests: list[Manifest] = []
         failures: list[str] = []
         for (url, _dest), result in zip(jobs, results, strict=True):

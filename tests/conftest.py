@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 DATA = Path(__file__).parent / "data"
+pytest_plugins = ["tests.http_mirror"]
 
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -70,3 +71,5 @@ def assert_candles_equal(a: pd.DataFrame, b: pd.DataFrame, *, sums_rtol: float =
             assert np.array_equal(x[m], y[m]), c
         else:
             np.testing.assert_allclose(x[m], y[m], rtol=sums_rtol, atol=1e-12, err_msg=c)
+
+
