@@ -162,7 +162,7 @@ class LocalStore:
     def list(self, prefix: str) -> list[ObjectInfo]:
         """All objects under ``prefix`` (temporary files excluded), sorted by key."""
         base = self.root / prefix
-        start = base if prefix.endswith("/") or base.is_dir() else base.parent
+        start = base if prefix == "" or prefix.endswith("/") else base.parent
         if not start.is_dir():
             return []
         out = []

@@ -73,3 +73,4 @@ def assert_candles_equal(a: pd.DataFrame, b: pd.DataFrame, *, sums_rtol: float =
             np.testing.assert_allclose(x[m], y[m], rtol=sums_rtol, atol=1e-12, err_msg=c)
 
 
+from tests.s3_server import s3_lake_uri, s3_server  # noqa: F401,E402
