@@ -38,7 +38,7 @@ from daap.lake import Lake, Manifest, PartitionInfo, check_market, check_symbol
 from daap.progress import bar, content_size
 from daap.sources.binance import detect_dialect, symbol_from_filename
 from daap.storage import sha256_of
-from daap.trades import Rejects, TradeBlock, iter_blocks, open_text_source
+from daap.trades import Rejects, iter_blocks, open_text_source
 
 __all__ = ["IngestError", "Ingestor"]
 
@@ -62,24 +62,6 @@ def _version() -> str:
     from daap import __version__
 
     return __version__
-
-
-def _trades_table(block: TradeBlock) -> pa.Table:
-    symbol = pa.DictionaryArray.from_arrays(
-        np.zeros(len(block), dtype=np.int32), pa.array([block.symbols[0]])
-    ).cast(pa.string())
-    return pa.Table.from_arrays(
-        [
-            symbol,
-            pa.array(block.trade_id),
-            pa.array(block.price),
-            pa.array(block.qty),
-            pa.array(block.quote_qty),
-            pa.array(block.time).cast(pa.timestamp("us", tz="UTC")),
-            pa.array(block.is_buyer_maker),
-        ],
-        schema=TRADES_SCHEMA,
-    )
 
 
 class _Gaps:
@@ -207,7 +189,7 @@ class Ingestor:
                         continue
                     gaps.add(block.time)
                     day = block.time // US_PER_DAY
-                    table = _trades_table(block)
+                    table = pa.Table.from_batches([block.to_arrow()])
                     if day[0] == day[-1] and bool((day == day[0]).all()):
                         pieces = [(int(day[0]), table)]
                     else:
