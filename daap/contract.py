@@ -52,4 +52,8 @@ CANDLES_SCHEMA = pa.schema(
     ]
 )
 CANDLE_COLUMNS: tuple[str, ...] = tuple(CANDLES_SCHEMA.names)
+
+#: How bronze trades are written: zstd, and dictionary encoding only where values repeat (symbols, prices).
+#: Dictionary-encoding unique ids, times and quantities costs twice the CPU for a bigger file.
+BRONZE_PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["symbol", "price"]}
 TRADE_COLUMNS: tuple[str, ...] = tuple(TRADES_SCHEMA.names)

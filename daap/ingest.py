@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from daap.contract import TRADES_SCHEMA
+from daap.contract import BRONZE_PARQUET_OPTIONS, TRADES_SCHEMA
 from daap.errors import DaapError, InputFormatError
 from daap.intervals import US_PER_DAY
 from daap.lake import Lake, Manifest, PartitionInfo, check_market, check_symbol
@@ -197,7 +197,7 @@ class Ingestor:
                     for d, piece in pieces:
                         if d not in writers:
                             writers[d] = pq.ParquetWriter(
-                                Path(tmp) / f"{d}.parquet", TRADES_SCHEMA, compression="zstd"
+                                Path(tmp) / f"{d}.parquet", TRADES_SCHEMA, **BRONZE_PARQUET_OPTIONS
                             )
                             stack.callback(writers[d].close)  # closed before upload, or on any error
                             rows[d] = 0

@@ -195,12 +195,13 @@ def _read_into(f: IO[bytes], view: memoryview, path: PathLike) -> int:
     return got
 
 
-def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[memoryview]:
-    """Blocks of whole lines, as views into two alternating buffers: no block is copied.
+def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike, buffers: int = 2) -> Iterator[memoryview]:
+    """Blocks of whole lines, as views into rotating buffers: no block is copied.
 
-    A yielded view stays valid until the next one is requested. Blank lines at the end of the file are dropped.
+    With two buffers a yielded view stays valid until the next one is requested; each extra buffer lets a consumer
+    run one more block behind (for reading ahead in a thread). Blank lines at the end of the file are dropped.
     """
-    bufs = [bytearray(block_bytes), bytearray(block_bytes)]
+    bufs = [bytearray(block_bytes) for _ in range(buffers)]
     which = 0
     start = 0  # bytes of an unfinished line carried at the front of the current buffer
     held: memoryview | None = None
@@ -225,11 +226,12 @@ def _raw_blocks(f: IO[bytes], block_bytes: int, path: PathLike) -> Iterator[memo
         if held is not None:
             yield held
         held = view[:cut]
-        if len(bufs[1 - which]) < end - cut + block_bytes:
-            bufs[1 - which] = bytearray(end - cut + block_bytes)
-        bufs[1 - which][: end - cut] = view[cut:end]
+        nxt = (which + 1) % len(bufs)
+        if len(bufs[nxt]) < end - cut + block_bytes:
+            bufs[nxt] = bytearray(end - cut + block_bytes)
+        bufs[nxt][: end - cut] = view[cut:end]
         start = end - cut
-        which = 1 - which
+        which = nxt
 
 
 # ----------------------------------------------------------------------------------------------------- diagnosis
@@ -574,7 +576,10 @@ def _iter_csv_blocks(
         line = 1
         dialect: Dialect | None = None
         any_rows = False
-        for view in _raw_blocks(f, block_bytes, path):
+        # Compressed input: inflate in its own thread, ahead of the parser (zlib releases the GIL).
+        compressed = _size is None or path.suffix.lower() in (".zip", ".gz")
+        raw = _raw_blocks(f, block_bytes, path, buffers=3) if compressed else _raw_blocks(f, block_bytes, path)
+        for view in prefetched(raw) if compressed else raw:
             nbytes = len(view)
             data: bytes | memoryview = view
             if first:

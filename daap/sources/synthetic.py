@@ -59,6 +59,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from daap.contract import BRONZE_PARQUET_OPTIONS
+
 __all__ = [
     "FIRST_TRADE_ID",
     "NORMALIZED_SCHEMA",
@@ -647,7 +649,7 @@ def write_parquet(out_path: str | os.PathLike[str], config: SyntheticConfig) -> 
 
     """
     path = Path(out_path)
-    with _atomic_path(path) as tmp, pq.ParquetWriter(tmp, NORMALIZED_SCHEMA, compression="zstd") as writer:
+    with _atomic_path(path) as tmp, pq.ParquetWriter(tmp, NORMALIZED_SCHEMA, **BRONZE_PARQUET_OPTIONS) as writer:
         for _, table in iter_days(config):
             normalized = pa.table(
                 [
