@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from daap._inflate import ZipCorruptError, ZipMemberReader, can_read_fast
 from daap.contract import TRADES_SCHEMA
 from daap.errors import EmptyInputError, InputFormatError, UnsafeArchiveError
 from daap.sources.binance import (
@@ -170,7 +171,8 @@ def open_text_source(path: PathLike) -> Iterator[tuple[IO[bytes], int | None]]:
                     f"(limit {MAX_ZIP_RATIO}x), which looks like a zip bomb",
                     path=p,
                 )
-            with zf.open(m) as f:
+            reader: Any = ZipMemberReader(p, m) if can_read_fast(m) else zf.open(m)
+            with reader as f:
                 yield f, m.file_size
         return
     if p.suffix.lower() == ".gz":
@@ -190,7 +192,7 @@ def _read_into(f: IO[bytes], view: memoryview, path: PathLike) -> int:
             if not n:
                 break
             got += n
-    except (zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile, ZipCorruptError) as exc:
         raise InputFormatError(f"corrupt or truncated compressed data ({exc})", path=path) from exc
     return got
 

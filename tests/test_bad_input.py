@@ -188,3 +188,24 @@ def test_parquet_with_non_finite_or_zero_values(tmp_path: Path, column: str, val
     with pytest.raises(InputFormatError, match=rf"column '{column}': {column} must be a positive finite number"):
         daap.CandleBuilder("1m").build_files([p], tmp_path / "out.parquet")
     assert np.isfinite(df.drop(index=17)[column]).all()
+
+
+def test_corrupt_deflate_data_in_a_zip(tmp_path: Path) -> None:
+    rows = "".join(GOOD.replace("4359935386", str(4359935386 + i)) for i in range(20000))
+    p = tmp_path / "BTCUSDT-trades-2025-01-01.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(NAME, rows)
+    data = bytearray(p.read_bytes())
+    mid = len(data) // 3
+    data[mid : mid + 64] = bytes(64)  # damage the deflate stream, keep the archive structure
+    p.write_bytes(bytes(data))
+    with pytest.raises(InputFormatError, match="corrupt or truncated compressed data") as err:
+        daap.read_trades(p)
+    assert err.value.path == str(p)
+
+
+def test_stored_zip_member_reads_too(tmp_path: Path) -> None:
+    p = tmp_path / "BTCUSDT-trades-2025-01-01.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(NAME, GOOD)
+    assert daap.read_trades(p)["trade_id"].tolist() == [4359935386]
