@@ -80,7 +80,7 @@ def _pandas_harness() -> Harness:
 
 def _spark_harness(spark: Any) -> Harness:
     def to_native(df: pd.DataFrame) -> Any:
-        from pyspark.sql import types as T  # noqa: N812
+        from pyspark.sql import types as T
 
         schema = T.StructType(
             [
