@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from daap.candles import CandleBuilder
 from daap.errors import DaapError
-from daap.ingest import Ingestor
 from daap.intervals import Interval
-from daap.lake import Lake
 from daap.trades import iter_trade_batches, read_trades
 
 if TYPE_CHECKING:
     from daap import schemas
+    from daap.ingest import Ingestor
+    from daap.lake import Lake
 
 __version__ = "0.1.0"
 __all__ = [
@@ -35,9 +35,15 @@ __all__ = [
 ]
 
 
+_LAZY = {"schemas": ("daap.schemas", None), "Ingestor": ("daap.ingest", "Ingestor"), "Lake": ("daap.lake", "Lake")}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "schemas":
+    """Load the heavier parts of the public API on first use, so that ``import daap`` stays cheap."""
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module("daap.schemas")
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        return module if attr is None else getattr(module, attr)
     raise AttributeError(f"module 'daap' has no attribute {name!r}")

@@ -7,7 +7,7 @@ Example:
     >>> import io, zipfile, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.zip"
     >>> with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
-    ...     zf.writestr("a.csv", b"1,2\\n" * 1000)
+    ...     zf.writestr("a.csv", b"1,2\n" * 1000)
     >>> with zipfile.ZipFile(p) as zf:
     ...     reader = ZipMemberReader(p, zf.infolist()[0])
     >>> len(reader.read()), reader.read()

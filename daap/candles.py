@@ -19,14 +19,13 @@ import datetime as dt
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from daap.engines import BuildSummary, Engine, get_engine
-from daap.errors import DaapError
 from daap.intervals import Interval
-from daap.lake import Lake
+
+if TYPE_CHECKING:
+    from daap.lake import Lake
 
 __all__ = ["CandleBuilder"]
 
@@ -96,8 +95,12 @@ class CandleBuilder:
         Raises:
             DaapError: when the lake holds no bronze trades for the symbol and range.
         """
+        import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
+
+        from daap.errors import DaapError
+        from daap.lake import Lake
 
         the_lake = lake if isinstance(lake, Lake) else Lake(lake)
         keys = the_lake.bronze_keys(symbol, market=market, start=start, end=end)

@@ -170,13 +170,13 @@ def get_engine(name: str | Engine) -> Engine:
         return _loaded[name]
     if name in _registered:
         target, extra = _registered[name]
+    elif name == "pandas":  # built in: no need to scan every installed distribution's entry points
+        target, extra = "daap.engines.pandas:PandasEngine", None
     else:
         eps = _entry_points()
         if name in eps:
             ep = eps[name]
             target, extra = ep.value.split("[")[0].strip(), (ep.extras[0] if ep.extras else None)
-        elif name == "pandas":  # running from a source tree without installed metadata
-            target, extra = "daap.engines.pandas:PandasEngine", None
         else:
             raise UnknownEngineError(f"unknown engine {name!r}; available: {', '.join(available_engines())}")
     engine = _import(target, name, extra)

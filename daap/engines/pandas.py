@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from daap.contract import CANDLE_COLUMNS, CANDLES_SCHEMA
@@ -524,6 +523,8 @@ class PandasEngine:
                 raise InvalidIntervalError(
                     f"cannot roll {src} candles up to {interval}: {src} buckets do not nest in {interval} buckets"
                 )
+        import pyarrow.compute as pc
+
         traded = table.filter(pc.greater(table.column("trades"), pa.scalar(0)))
         acc = CandleAccumulator(interval)
         if traded.num_rows:
