@@ -103,6 +103,12 @@ class CandleBuilder:
         from daap.lake import Lake
 
         the_lake = lake if isinstance(lake, Lake) else Lake(lake)
+        engine_build = getattr(self.engine, "build_lake", None)
+        if engine_build is not None:  # e.g. Spark reads and writes the lake itself, on the cluster
+            return engine_build(  # type: ignore[no-any-return]
+                the_lake, symbol, self.interval, market=market, start=start, end=end, fill_gaps=self.fill_gaps,
+                validate=self.validate, **options,
+            )
         keys = the_lake.bronze_keys(symbol, market=market, start=start, end=end)
         if not keys:
             span = f" from {start or '...'} to {end or '...'}" if (start or end) else ""
@@ -121,6 +127,9 @@ class CandleBuilder:
 
     def _checked(self, candles: Any) -> Any:
         if self.validate:
+            engine_check = getattr(self.engine, "validate_candles", None)  # engines with their own frames
+            if engine_check is not None:
+                return engine_check(candles)
             from daap.schemas import validate_candles
 
             validate_candles(candles)

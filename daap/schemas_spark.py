@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from daap.errors import ValidationError
@@ -204,18 +204,23 @@ class _RowRules:
             return {}
         return {k: v for k, v in self.rules.items() if times_ok or k not in _TIME_RULES}
 
-    def failures(self, df: DataFrame) -> dict[str, int]:
-        """Failing row count per rule."""
+    def failures(self, df: DataFrame, nulls: Sequence[str] = ()) -> dict[str, int]:
+        """Failing row count per rule, and null count (key ``null:<column>``) of each of ``nulls``: one Spark job."""
         hit = self._memo.get(id(df))
         if hit is not None and hit[0] is df:
             return hit[1]
         rules = self.applicable(df)
+        aggs = [F.count(F.when(~cond(), 1)).alias(name) for name, (cond, _) in rules.items()]
+        aggs += [F.count(F.when(F.col(c).isNull(), 1)).alias(f"null:{c}") for c in nulls]
         counts: dict[str, int] = {}
-        if rules:
-            row = df.agg(*[F.count(F.when(~cond(), 1)).alias(name) for name, (cond, _) in rules.items()]).first()
-            counts = {name: int(row[name]) for name in rules} if row is not None else {}
-        self._memo[id(df)] = (df, counts)
+        if aggs:
+            row = df.agg(*aggs).first()
+            counts = {k: int(v) for k, v in row.asDict().items()} if row is not None else {}
+        self.remember(df, counts)
         return counts
+
+    def remember(self, df: DataFrame, counts: dict[str, int]) -> None:
+        self._memo[id(df)] = (df, counts)
 
     def forget(self, df: DataFrame) -> None:
         self._memo.pop(id(df), None)
@@ -228,6 +233,7 @@ class _RowRules:
 
 
 _candle_rules = _RowRules(_CANDLE_RULES)
+_trade_rules = _RowRules({})  # trades have no row rules beyond pandera's: only the null counts
 
 
 def _rule_check(name: str) -> Callable[[Any, DataFrame], bool]:
@@ -334,6 +340,7 @@ for _name in _CANDLE_RULES:  # one pandera check per row rule, all answered by o
 
 
 # ---------------------------------------------------------------------------------------------------- validation
+_ATOMIC = {"string", "bigint", "int", "smallint", "tinyint", "double", "float", "boolean", "timestamp", "decimal"}
 _SHOW_ERROR = ("SERIES_CONTAINS_NULLS", "WRONG_DATATYPE", "COLUMN_NOT_IN_DATAFRAME", "COLUMN_NOT_IN_SCHEMA")
 
 
@@ -370,14 +377,27 @@ def _validate(model: Any, what: str, df: Any) -> DataFrame:
             f"{what} failed validation: columns must be exactly {expected} in this order: "
             + ("; ".join(problems) or f"out of order: got {list(df.columns)}")
         )
+    # One job answers every row rule and says which non-nullable columns hold no null. Those columns are handed to
+    # pandera wrapped in coalesce(), a no-op on them that Spark marks non-nullable, so pandera skips one job per
+    # column for its not-null check. Columns with nulls stay as they are: pandera reports them.
+    schema = model.to_schema()
+    maybe_null = [c for c, col in schema.columns.items() if not col.nullable and df.schema[c].nullable]
+    counts = _candle_rules.failures(df, maybe_null) if model is Candles else _trade_rules.failures(df, maybe_null)
+    proven = {c for c, t in df.dtypes if counts.get(f"null:{c}") == 0 and t.split("(")[0] in _ATOMIC}
+    checked = df.select(
+        *[F.coalesce(F.col(c), F.lit(0).cast(t)).alias(c) if c in proven else F.col(c) for c, t in df.dtypes]
+    )
+    (_candle_rules if model is Candles else _trade_rules).remember(checked, counts)
     try:
         with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-            out = model.validate(df, lazy=True)
+            out = model.validate(checked, lazy=True)
         errors = dict(out.pandera.errors or {})
         if errors:
             raise ValidationError(_message(what, df, errors))
     finally:
-        _candle_rules.forget(df)
+        for rules in (_candle_rules, _trade_rules):
+            rules.forget(df)
+            rules.forget(checked)
     return df
 
 

@@ -74,3 +74,4 @@ def assert_candles_equal(a: pd.DataFrame, b: pd.DataFrame, *, sums_rtol: float =
 
 
 from tests.s3_server import s3_lake_uri, s3_server  # noqa: F401,E402
+from tests.spark_fixtures import spark  # noqa: F401,E402

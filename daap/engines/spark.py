@@ -12,6 +12,10 @@ The SparkSession comes from the input DataFrame, the ``session=`` option or the 
 a local one is started when none exists (and that is logged); inside Databricks (``DATABRICKS_RUNTIME_VERSION``
 set) a missing session is an error, never silently replaced.
 
+Beyond the engine contract: :meth:`SparkEngine.build_lake` (bronze zone to candles zone inside Spark, for clusters),
+:meth:`SparkEngine.validate_candles` (pandera.pyspark, :mod:`daap.schemas_spark`), and exact converters for tests and
+notebooks: :func:`trades_to_spark`, :func:`candles_to_spark`, :func:`candles_to_pandas` (the pandas engine's dtypes).
+
 Example:
     >>> from daap.engines import get_engine
     >>> engine = get_engine("spark")
@@ -72,7 +76,9 @@ __all__ = [
     "TRADES_SPARK_SCHEMA",
     "SparkEngine",
     "SparkSessionError",
+    "candles_to_arrow",
     "candles_to_pandas",
+    "candles_to_spark",
     "get_session",
     "spark_schema",
     "trades_to_spark",
@@ -199,6 +205,29 @@ def trades_to_spark(
     spark = get_session(session)
     df = spark.createDataFrame(table)
     return df.withColumn("time", F.timestamp_micros("time"))
+
+
+def candles_to_spark(candles: Any, session: SparkSession | None = None) -> DataFrame:
+    """Spark candles from pandas candles in the contract (e.g. the pandas engine's output), exactly.
+
+    Example:
+        >>> one_minute = candles_to_spark(daap.CandleBuilder("1m").build(trades))  # doctest: +SKIP
+    """
+    import pyarrow as pa
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import functions as F
+
+    if isinstance(candles, SparkDataFrame):
+        return candles
+    table = candles if isinstance(candles, pa.Table) else pa.Table.from_pandas(candles, preserve_index=False)
+    cols = []
+    for f in CANDLES_SCHEMA:
+        col = table.column(f.name)
+        cols.append(col.cast(pa.int64()) if pa.types.is_timestamp(f.type) else col.cast(f.type))
+    df = get_session(session).createDataFrame(pa.table(cols, names=list(CANDLE_COLUMNS)))
+    return df.select(
+        *[F.timestamp_micros(c).alias(c) if c in ("open_time", "close_time") else F.col(c) for c in CANDLE_COLUMNS]
+    )
 
 
 def candles_to_arrow(candles: DataFrame) -> pa.Table:
@@ -586,7 +615,7 @@ class SparkEngine:
         _no_options(options)
         df = trades_to_spark(trades, session, symbol=symbol)
         candles = _finish(_aggregate_trades(_prepare_trades(df, interval, symbol)), interval, fill_gaps)
-        return self._validated(candles) if validate else candles
+        return self.validate_candles(candles) if validate else candles
 
     def rollup(
         self,
@@ -639,7 +668,7 @@ class SparkEngine:
             F.max("last_trade_id").alias("last_trade_id"),
         )
         out = _finish(traded, interval, fill_gaps)
-        return self._validated(out) if validate else out
+        return self.validate_candles(out) if validate else out
 
     def build_files(
         self,
@@ -767,8 +796,6 @@ class SparkEngine:
             >>> SparkEngine().build_lake("/Volumes/main/daap/lake", "BTCUSDT", Interval.parse("1m"),
             ...                          session=spark)  # doctest: +SKIP
         """
-        from pyspark.sql import functions as F
-
         from daap.lake import Lake
 
         _no_options(options)
@@ -779,28 +806,25 @@ class SparkEngine:
             span = f" from {start or '...'} to {end or '...'}" if (start or end) else ""
             raise DaapError(f"no bronze trades for {market} {symbol}{span} in {the_lake.uri}; ingest some first")
         spark = get_session(session)
-        root = (spark_root or _spark_root(the_lake.uri)).rstrip("/")
-        zone = f"{root}/candles/interval={interval.name}/symbol={symbol}"
+        remote = the_lake.store.local_path(keys[0]) is None
         try:
-            trades = spark.read.parquet(*[f"{root}/{k}" for k in keys])
-            candles = self.build(trades, interval, fill_gaps=fill_gaps).cache()
-            try:
-                if validate:
-                    self.validate_candles(candles)
-                day = F.expr(f"date_from_unix_date(cast({_floor_div('unix_micros(open_time)', US_PER_DAY)} as int))")
-                dated = candles.withColumn("date", day.cast("string")).repartition("date")
-                with _conf(spark, spark__sql__parquet__outputTimestampType="TIMESTAMP_MICROS"):
-                    (
-                        _parquet_writer(dated.sortWithinPartitions("open_time"))
-                        .option("partitionOverwriteMode", "dynamic")
-                        .partitionBy("date")
-                        .parquet(zone)
+            if remote and spark_root is None and not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+                # An S3 lake and a local Spark without S3 credentials: go through the driver, like the pandas path.
+                with the_lake.local_files(keys) as paths, tempfile.TemporaryDirectory(prefix="daap-spark-") as tmp:
+                    local_zone = Path(tmp) / "candles"
+                    stats = self._write_days(
+                        spark, spark.read.parquet(*[str(p) for p in paths]), str(local_zone), interval, fill_gaps,
+                        validate,
                     )
-                row = candles.agg(
-                    F.coalesce(F.sum("trades"), F.lit(0)), F.count(F.lit(1)), F.count(F.when(F.col("trades") == 0, 1))
-                ).first()
-            finally:
-                candles.unpersist()
+                    for part in sorted(local_zone.glob("date=*/*.parquet")):
+                        day = part.parent.name.removeprefix("date=")
+                        the_lake.store.put_file(part, the_lake.candles_key(interval.name, symbol, day))
+                zone = f"{the_lake.uri}/candles/interval={interval.name}/symbol={symbol}"
+            else:
+                root = (spark_root or _spark_root(the_lake.uri)).rstrip("/")
+                zone = f"{root}/candles/interval={interval.name}/symbol={symbol}"
+                trades = spark.read.parquet(*[f"{root}/{k}" for k in keys])
+                stats = self._write_days(spark, trades, zone, interval, fill_gaps, validate)
         except DaapError:
             raise
         except Exception as exc:
@@ -808,17 +832,44 @@ class SparkEngine:
             if mapped is None:
                 raise
             raise mapped from exc
-        assert row is not None
+        rows_in, candles_out, gap_rows = stats
         return BuildSummary(
             output=zone,
             files=len(keys),
-            rows_in=int(row[0]),
-            candles_out=int(row[1]),
-            gap_rows=int(row[2]),
-            symbols=(symbol,) if int(row[1]) else (),
+            rows_in=rows_in,
+            candles_out=candles_out,
+            gap_rows=gap_rows,
+            symbols=(symbol,) if candles_out else (),
             interval=interval.name,
             seconds=_time.perf_counter() - started,
         )
+
+    def _write_days(
+        self, spark: SparkSession, trades: DataFrame, zone: str, interval: Interval, fill_gaps: bool, validate: bool
+    ) -> tuple[int, int, int]:
+        """Write candles as ``{zone}/date=YYYY-MM-DD/`` (one file per UTC day, dynamic overwrite); return counts."""
+        from pyspark.sql import functions as F
+
+        candles = self.build(trades, interval, fill_gaps=fill_gaps).cache()  # written, then counted
+        try:
+            if validate:
+                self.validate_candles(candles, cache=False)
+            day = F.expr(f"date_from_unix_date(cast({_floor_div('unix_micros(open_time)', US_PER_DAY)} as int))")
+            dated = candles.withColumn("date", day.cast("string")).repartition("date")
+            with _conf(spark, spark__sql__parquet__outputTimestampType="TIMESTAMP_MICROS"):
+                (
+                    _parquet_writer(dated.sortWithinPartitions("open_time"))
+                    .option("partitionOverwriteMode", "dynamic")
+                    .partitionBy("date")
+                    .parquet(zone)
+                )
+            row = candles.agg(
+                F.coalesce(F.sum("trades"), F.lit(0)), F.count(F.lit(1)), F.count(F.when(F.col("trades") == 0, 1))
+            ).first()
+        finally:
+            candles.unpersist()
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
 
     def _write(
         self, spark: SparkSession, candles: DataFrame, output: str, validate: bool
@@ -831,7 +882,7 @@ class SparkEngine:
                 _parquet_writer(candles).parquet(output)
                 written = spark.read.parquet(output)
                 if validate:
-                    self.validate_candles(written)
+                    self.validate_candles(written, cache=False)
                 row = written.agg(
                     F.coalesce(F.sum("trades"), F.lit(0)),
                     F.count(F.lit(1)),
@@ -862,8 +913,8 @@ class SparkEngine:
             else:
                 part = parts[0]
             if validate:
-                self.validate_candles(spark.read.parquet(str(part)))
-            table = pq.read_table(part, columns=["symbol", "trades"])
+                self.validate_candles(spark.read.parquet(str(part)), cache=False)
+            table = pq.read_table(part)
             trades = table.column("trades")
             stats = (
                 int(pc.sum(trades).as_py() or 0),
@@ -871,21 +922,32 @@ class SparkEngine:
                 int((trades.to_numpy() == 0).sum()),
                 tuple(sorted(str(s) for s in pc.unique(table.column("symbol")).to_pylist())),
             )
+            if all(table.column(f.name).null_count == 0 for f in CANDLES_SCHEMA if not f.nullable):
+                # The contract's schema, required fields included: the same file schema as the pandas engine's.
+                part = folder / "contract.parquet"
+                pq.write_table(table.cast(CANDLES_SCHEMA), part, compression="zstd")
             os.replace(part, out)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return stats
 
     # ------------------------------------------------------------------------------------------------ validation
-    def validate_candles(self, candles: DataFrame) -> DataFrame:
-        """Check Spark candles against :class:`daap.schemas_spark.Candles`; return them unchanged.
+    def validate_candles(self, candles: DataFrame, *, cache: bool = True) -> DataFrame:
+        """Check Spark candles against :class:`daap.schemas_spark.Candles`.
+
+        Every check is a Spark job, so by default the candles are cached first and the cached DataFrame is
+        returned (``unpersist()`` it when done); ``cache=False`` checks and returns ``candles`` as they are.
 
         Raises:
-            ValidationError: naming each failed check.
+            ValidationError: naming each failed check and a few failing rows.
+
+        Example:
+            >>> candles = SparkEngine().validate_candles(candles)  # doctest: +SKIP
         """
         from daap.schemas_spark import validate_candles
 
-        return validate_candles(candles)
+        checked = candles.cache() if cache else candles
+        return validate_candles(checked)
 
     def validate_trades(self, trades: DataFrame) -> DataFrame:
         """Check Spark trades against :class:`daap.schemas_spark.Trades`; return them unchanged.
@@ -896,10 +958,6 @@ class SparkEngine:
         from daap.schemas_spark import validate_trades
 
         return validate_trades(trades)
-
-    def _validated(self, candles: DataFrame) -> DataFrame:
-        cached = candles.cache()
-        return self.validate_candles(cached)
 
 
 def _no_options(options: dict[str, Any]) -> None:

@@ -79,42 +79,17 @@ def _pandas_harness() -> Harness:
 
 
 def _spark_harness(spark: Any) -> Harness:
-    def to_native(df: pd.DataFrame) -> Any:
-        from pyspark.sql import types as T
-
-        schema = T.StructType(
-            [
-                T.StructField("symbol", T.StringType(), False),
-                T.StructField("trade_id", T.LongType(), False),
-                T.StructField("price", T.DoubleType(), False),
-                T.StructField("qty", T.DoubleType(), False),
-                T.StructField("quote_qty", T.DoubleType(), False),
-                T.StructField("time", T.TimestampType(), False),
-                T.StructField("is_buyer_maker", T.BooleanType(), False),
-            ]
-        )
-        rows = df.assign(time=df["time"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"))
-        return spark.createDataFrame(list(rows.itertuples(index=False, name=None)), schema=schema)
-
-    def candles_to_native(df: pd.DataFrame) -> Any:
-        pdf = df.copy()
-        for col in ("open_time", "close_time"):
-            pdf[col] = pdf[col].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-        for col in ("first_trade_id", "last_trade_id"):
-            pdf[col] = pdf[col].astype(object).where(pdf[col].notna(), None)
-        pdf["vwap"] = pdf["vwap"].astype(object).where(pdf["vwap"].notna(), None)
-        from daap.engines.spark import CANDLES_SPARK_SCHEMA
-
-        return spark.createDataFrame(list(pdf.itertuples(index=False, name=None)), schema=CANDLES_SPARK_SCHEMA)
+    # Through Arrow with times as int64 µs: exact, whatever pyspark accepts as Python datetimes.
+    from daap.engines.spark import candles_to_pandas, candles_to_spark, trades_to_spark
 
     return Harness(
         name="spark",
-        to_native=to_native,
-        to_pandas=lambda sdf: normalize(sdf.toPandas()),
+        to_native=lambda df: trades_to_spark(df, spark),
+        to_pandas=lambda sdf: normalize(candles_to_pandas(sdf)),
         examples=EXAMPLES["spark"],
         chunk=lambda native, n: native.repartition(max(1, min(n, 8))),
         options=lambda n: {},
-        candles_to_native=candles_to_native,
+        candles_to_native=lambda df: candles_to_spark(df, spark),
     )
 
 
