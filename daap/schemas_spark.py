@@ -15,8 +15,9 @@ Example:
     ['symbol', 'trade_id', 'price', 'qty', 'quote_qty', 'time', 'is_buyer_maker']
     >>> list(Candles.to_schema().columns)[-3:]
     ['vwap', 'first_trade_id', 'last_trade_id']
-    >>> validate_candles(candles)  # doctest: +SKIP
-    DataFrame[symbol: string, interval: string, ...]
+    >>> import daap
+    >>> validate_candles(daap.CandleBuilder("1m", engine="spark").build(trades)).count()
+    3
 """
 
 from __future__ import annotations
@@ -408,7 +409,7 @@ def validate_trades(df: DataFrame) -> DataFrame:
         ValidationError: naming each failed check.
 
     Example:
-        >>> validate_trades(spark.createDataFrame([], "symbol string"))  # doctest: +SKIP
+        >>> validate_trades(spark.createDataFrame([], "symbol string"))
         Traceback (most recent call last):
         ...
         daap.errors.ValidationError: trades failed validation: columns must be exactly [...]
@@ -425,11 +426,12 @@ def validate_candles(df: DataFrame) -> DataFrame:
         ValidationError: naming each failed check and a few failing rows.
 
     Example:
-        >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades).cache()  # doctest: +SKIP
-        >>> validate_candles(candles.withColumn("low", candles.high + 1))  # doctest: +SKIP
+        >>> import daap
+        >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades).cache()
+        >>> validate_candles(candles.withColumn("low", candles.high + 1))
         Traceback (most recent call last):
         ...
-        daap.errors.ValidationError: candles failed validation: 2 check(s) failed
+        daap.errors.ValidationError: candles failed validation: 3 check(s) failed
         - dataframe: low_le_high; 3 row(s) fail, e.g. ...
     """
     return _validate(Candles, "candles", df)

@@ -21,13 +21,11 @@ Example:
     >>> engine = get_engine("spark")
     >>> engine.capabilities.output_type
     'pyspark.sql.DataFrame'
-    >>> from pyspark.sql import SparkSession
-    >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
     >>> import daap
-    >>> trades = spark.read.parquet("bronze/trades/market=spot/symbol=BTCUSDT")  # doctest: +SKIP
-    >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)  # doctest: +SKIP
-    >>> candles.columns[:4]  # doctest: +SKIP
-    ['symbol', 'interval', 'open_time', 'close_time']
+    >>> trades = trades_to_spark(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"))
+    >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)
+    >>> candles.columns[:4], candles.count()
+    (['symbol', 'interval', 'open_time', 'close_time'], 3)
 """
 
 from __future__ import annotations
@@ -144,8 +142,8 @@ def get_session(session: SparkSession | None = None) -> SparkSession:
         SparkSessionError: inside Databricks (``DATABRICKS_RUNTIME_VERSION`` set) when no session is active.
 
     Example:
-        >>> spark = get_session()  # doctest: +SKIP
-        >>> spark.conf.get("spark.sql.session.timeZone")  # doctest: +SKIP
+        >>> spark = get_session()
+        >>> spark.conf.get("spark.sql.session.timeZone")
         'UTC'
     """
     if session is not None:
@@ -187,7 +185,7 @@ def trades_to_spark(
     Example:
         >>> import daap
         >>> pdf = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
-        >>> trades_to_spark(pdf).count()  # doctest: +SKIP
+        >>> trades_to_spark(pdf).count()
         3243
     """
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -211,7 +209,10 @@ def candles_to_spark(candles: Any, session: SparkSession | None = None) -> DataF
     """Spark candles from pandas candles in the contract (e.g. the pandas engine's output), exactly.
 
     Example:
-        >>> one_minute = candles_to_spark(daap.CandleBuilder("1m").build(trades))  # doctest: +SKIP
+        >>> import daap
+        >>> pdf = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+        >>> candles_to_spark(daap.CandleBuilder("1m").build(pdf)).count()
+        3
     """
     import pyarrow as pa
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -249,8 +250,8 @@ def candles_to_pandas(candles: DataFrame) -> pd.DataFrame:
 
     Example:
         >>> import daap
-        >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)  # doctest: +SKIP
-        >>> candles_to_pandas(candles)["first_trade_id"].dtype  # doctest: +SKIP
+        >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)
+        >>> candles_to_pandas(candles)["first_trade_id"].dtype
         Int64Dtype()
     """
     from daap.engines.pandas import candles_to_pandas as arrow_to_pandas
@@ -610,7 +611,8 @@ class SparkEngine:
 
         Example:
             >>> from daap.intervals import Interval
-            >>> candles = SparkEngine().build(trades, Interval.parse("1m"))  # doctest: +SKIP
+            >>> SparkEngine().build(trades, Interval.parse("1m")).count()
+            3
         """
         _no_options(options)
         df = trades_to_spark(trades, session, symbol=symbol)
@@ -638,7 +640,10 @@ class SparkEngine:
                 columns of the contract are missing.
 
         Example:
-            >>> five = SparkEngine().rollup(one_minute, Interval.parse("5m"))  # doctest: +SKIP
+            >>> from daap.intervals import Interval
+            >>> one_minute = SparkEngine().build(trades, Interval.parse("1m"))
+            >>> SparkEngine().rollup(one_minute, Interval.parse("5m")).select("trades").collect()[0][0]
+            3243
         """
         from pyspark.sql import functions as F
 
@@ -712,8 +717,11 @@ class SparkEngine:
             **options: none other; an unknown option is a TypeError.
 
         Example:
-            >>> SparkEngine().build_files(["BTCUSDT-trades-2025-01-01.zip"], "out.parquet",
-            ...                           Interval.parse("1m"))  # doctest: +SKIP
+            >>> import tempfile, pathlib
+            >>> out = pathlib.Path(tempfile.mkdtemp()) / "candles.parquet"
+            >>> SparkEngine().build_files(["tests/data/BTCUSDT-trades-2021-01-02.csv"], out,
+            ...                           Interval.parse("1m")).candles_out
+            3
         """
         _no_options(options)
         started = _time.perf_counter()
@@ -793,8 +801,11 @@ class SparkEngine:
             DaapError: when the lake holds no bronze trades for the symbol and range.
 
         Example:
-            >>> SparkEngine().build_lake("/Volumes/main/daap/lake", "BTCUSDT", Interval.parse("1m"),
-            ...                          session=spark)  # doctest: +SKIP
+            >>> import tempfile, daap
+            >>> lake = daap.Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2021-01-02.csv")
+            >>> SparkEngine().build_lake(lake, "BTCUSDT", Interval.parse("1m"), session=spark).candles_out
+            3
         """
         from daap.lake import Lake
 
@@ -942,7 +953,10 @@ class SparkEngine:
             ValidationError: naming each failed check and a few failing rows.
 
         Example:
-            >>> candles = SparkEngine().validate_candles(candles)  # doctest: +SKIP
+            >>> from daap.intervals import Interval
+            >>> candles = SparkEngine().validate_candles(SparkEngine().build(trades, Interval.parse("1m")))
+            >>> candles.count()
+            3
         """
         from daap.schemas_spark import validate_candles
 
