@@ -38,6 +38,20 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_ingest(session: nox.Session) -> None:
+    """Ingest (zip -> validated bronze) against DuckDB's CSV -> Parquet COPY, and S3 upload MB/s on SeaweedFS."""
+    session.install("-e", ".[dev]")
+    session.run("python", "bench/ingest.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_spark(session: nox.Session) -> None:
+    """The Spark engine against a hand-written Spark job in the same session, with the pandas engine beside."""
+    session.install("-e", ".[dev]")
+    session.run("python", "bench/spark.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The offline demo on synthetic data: what a new user runs first."""
     session.install("-e", ".")
