@@ -18,9 +18,10 @@ from daap.intervals import Interval
 from daap.trades import iter_trade_batches, read_trades
 
 if TYPE_CHECKING:
-    from daap import schemas
+    from daap import indicators, schemas
     from daap.ingest import Ingestor
     from daap.lake import Lake
+    from daap.warehouse import WarehouseLoader
 
 __version__ = "0.1.0"
 __all__ = [
@@ -29,13 +30,21 @@ __all__ = [
     "Ingestor",
     "Interval",
     "Lake",
+    "WarehouseLoader",
+    "indicators",
     "iter_trade_batches",
     "read_trades",
     "schemas",
 ]
 
 
-_LAZY = {"schemas": ("daap.schemas", None), "Ingestor": ("daap.ingest", "Ingestor"), "Lake": ("daap.lake", "Lake")}
+_LAZY = {
+    "schemas": ("daap.schemas", None),
+    "indicators": ("daap.indicators", None),
+    "Ingestor": ("daap.ingest", "Ingestor"),
+    "Lake": ("daap.lake", "Lake"),
+    "WarehouseLoader": ("daap.warehouse", "WarehouseLoader"),
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -185,6 +185,58 @@ def lake_ls(lake_uri: str | None) -> None:
         )
 
 
+_WAREHOUSE_HELP = "Warehouse URL (default $DAAP_WAREHOUSE or duckdb:///daap.duckdb)."
+
+
+@main.command()
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--symbol", default=None, help="Only this symbol (default: every symbol in the lake).")
+@click.option("--interval", "-i", default="1m", show_default=True, help="Candle interval to load.")
+@click.option("--start", default=None, help="First UTC day (YYYY-MM-DD).")
+@click.option("--end", default=None, help="Last UTC day (YYYY-MM-DD).")
+def load(
+    lake_uri: str | None, warehouse_url: str | None, symbol: str | None, interval: str, start: str | None,
+    end: str | None,
+) -> None:
+    """Upsert the lake's candles into the warehouse's raw_candles (idempotent: a rerun changes nothing)."""
+    from daap.warehouse import WarehouseLoader
+
+    with WarehouseLoader(warehouse_url) as wh:
+        result = wh.load_candles(
+            _lake(lake_uri), symbol=symbol, interval=interval, start=_date(start, "--start"), end=_date(end, "--end")
+        )
+        click.echo(f"{wh.url}: {result}")
+
+
+@main.command()
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--indicators", "specs", default=None, help='e.g. "sma:7,ema:21,rsi:14" (default: the standard set).')
+def marts(warehouse_url: str | None, specs: str | None) -> None:
+    """Rebuild stg_candles and fct_candle_metrics (candles plus indicators) from raw_candles."""
+    from daap.warehouse import WarehouseLoader
+
+    with WarehouseLoader(warehouse_url) as wh:
+        click.echo(f"{wh.url}: {wh.build_marts(specs)}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--max-rows", default=40, show_default=True, type=click.IntRange(min=1), help="Rows to print.")
+def sql(query: str, warehouse_url: str | None, max_rows: int) -> None:
+    """Run a SQL query on the warehouse and print the result as a small table."""
+    from daap.warehouse import WarehouseLoader
+
+    with WarehouseLoader(warehouse_url) as wh:
+        frame = wh.sql(query)
+    if frame.columns.empty:
+        click.echo("ok")
+    else:
+        click.echo(frame.to_string(index=False, max_rows=max_rows, max_colwidth=40))
+        click.echo(f"({len(frame):,} row{'s' if len(frame) != 1 else ''})")
+
+
 def _synth_options(f: Any) -> Any:
     for opt in reversed(
         [
@@ -246,22 +298,29 @@ def synth(
 def demo(
     work_dir: Path, symbol: str, start: str, days: int, trades_per_day: int, market: str, seed: int, interval: str
 ) -> None:
-    """Run the pipeline on synthetic data, offline: synth, then candles, then a short summary."""
+    """Run the pipeline on synthetic data, offline: synth, candles, load into DuckDB, marts, then the last rows."""
+    import pyarrow.parquet as pq
+
     from daap.candles import CandleBuilder
     from daap.sources.synthetic import write_binance_files
+    from daap.warehouse import WarehouseLoader
 
     config = _synth_config(symbol, start, days, trades_per_day, market, seed)
     raw = work_dir / "raw"
     paths = write_binance_files(raw, config, zipped=True)
-    click.echo(f"1/2 synth: {len(paths)} Binance-format zip(s) with .CHECKSUM in {raw}")
+    click.echo(f"1/4 synth: {len(paths)} Binance-format zip(s) with .CHECKSUM in {raw}")
     out = work_dir / "candles" / f"{symbol}-{interval}.parquet"
     summary = CandleBuilder(interval, validate=True).build_files(paths, out)
-    click.echo(f"2/2 candles: {_summary_line(summary)}")
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(out)
-    head = table.slice(0, 3).select(["open_time", "open", "high", "low", "close", "volume", "trades"]).to_pandas()
-    click.echo(head.to_string(index=False))
+    click.echo(f"2/4 candles: {_summary_line(summary)}")
+    with WarehouseLoader(f"duckdb:///{work_dir / 'daap.duckdb'}") as wh:
+        click.echo(f"3/4 load into DuckDB: {wh.load_candles(pq.read_table(out))}")
+        click.echo(f"4/4 marts: {wh.build_marts('sma:7,ema:21,rsi:14')}")
+        last = wh.sql(
+            "SELECT candle_start_time, close_price, trading_volume, close_price_7_period_sma, ema_21, rsi_14 "
+            "FROM fct_candle_metrics ORDER BY symbol, interval, candle_start_time DESC LIMIT 5"
+        )
+    click.echo(f"last rows of fct_candle_metrics in {work_dir / 'daap.duckdb'}:")
+    click.echo(last.iloc[::-1].round(4).to_string(index=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,7 +89,8 @@ def test_synth_futures_then_candles(tmp_path: Path) -> None:
 def test_demo(tmp_path: Path) -> None:
     res = run("demo", "--dir", str(tmp_path / "demo"), "--trades-per-day", "20000")
     assert res.returncode == 0, res.stderr
-    assert "1/2 synth" in res.stdout and "2/2 candles: 20,000 trades" in res.stdout
+    assert "1/4 synth" in res.stdout and "2/4 candles: 20,000 trades" in res.stdout
+    assert "3/4 load into DuckDB: 1,440 candles" in res.stdout and "fct_candle_metrics" in res.stdout
     assert (tmp_path / "demo" / "candles" / "BTCUSDT-1m.parquet").exists()
 
 

@@ -1,0 +1,325 @@
+"""The warehouse: a light factory (:class:`WarehouseLoader`) and heavy clients, one module per backend.
+
+``WarehouseLoader(url)`` only parses its URL. The backend module is imported, and the database connected, on the
+first call that needs it (``load_candles``, ``build_marts``, ``sql``), as dlt destinations do.
+
+URLs:
+
+- ``duckdb:///daap.duckdb`` (the default, relative to the working directory), ``duckdb:////abs/path.duckdb``,
+  ``duckdb:///:memory:``, or a plain path ending in ``.duckdb``.
+- ``snowflake://...``: planned (``daap/warehouse/snowflake.py``); it raises :class:`UnsupportedWarehouseError` now.
+
+Other backends plug in through the ``daap.warehouses`` entry-point group: ``scheme = "pkg.module:ClientClass"``,
+where the class has a ``from_url(url, **options)`` constructor and the methods of :class:`WarehouseClient`.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "daap.duckdb"
+    >>> wh = WarehouseLoader(f"duckdb:///{path}")
+    >>> wh.backend, wh.connected
+    ('duckdb', False)
+    >>> wh.sql("SELECT 1 AS one").to_dict("records"), wh.connected
+    ([{'one': 1}], True)
+    >>> wh.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from daap.errors import DaapError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_WAREHOUSE",
+    "LoadResult",
+    "MartsResult",
+    "UnsafeIdentifierError",
+    "UnsupportedWarehouseError",
+    "WarehouseClient",
+    "WarehouseError",
+    "WarehouseLoader",
+    "quote_identifier",
+]
+
+#: The warehouse used when none is given (or ``$DAAP_WAREHOUSE``).
+DEFAULT_WAREHOUSE = "duckdb:///daap.duckdb"
+
+#: Built-in backends: URL scheme -> "module:Client". Imported only when a client is first needed.
+_BACKENDS: dict[str, str] = {"duckdb": "daap.warehouse.duckdb:DuckDBClient"}
+#: Backends announced in the architecture but not written yet.
+_PLANNED: dict[str, str] = {"snowflake": "daap.warehouse.snowflake"}
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class WarehouseError(DaapError):
+    """A warehouse operation failed (bad URL, bad input, failed load). The previous state is kept."""
+
+
+class UnsupportedWarehouseError(WarehouseError, ValueError):
+    """The URL names a backend daap does not provide (yet)."""
+
+
+class UnsafeIdentifierError(WarehouseError, ValueError):
+    """A name that would be spliced into SQL is not a plain identifier."""
+
+
+def quote_identifier(name: str) -> str:
+    """Validate a SQL identifier and quote it.
+
+    Only letters, digits and underscores are accepted (not starting with a digit), so quoting cannot be escaped.
+
+    Args:
+        name: a column or table name.
+
+    Returns:
+        The name in double quotes.
+
+    Raises:
+        UnsafeIdentifierError: for anything else.
+
+    Example:
+        >>> quote_identifier("sma_7")
+        '"sma_7"'
+        >>> quote_identifier('x"; DROP TABLE raw_candles; --')
+        Traceback (most recent call last):
+        ...
+        daap.warehouse.UnsafeIdentifierError: unsafe SQL identifier 'x"; DROP TABLE raw_candles; --': ...
+    """
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise UnsafeIdentifierError(
+            f"unsafe SQL identifier {name!r}: use letters, digits and underscores, not starting with a digit"
+        )
+    return f'"{name}"'
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one ``load_candles`` call did.
+
+    Attributes:
+        inserted: rows new to ``raw_candles``.
+        updated: rows whose key existed with different values.
+        unchanged: rows identical to what was there (not rewritten).
+        seconds: wall time of the load.
+        source: what was loaded (``DataFrame``, or the lake and the number of day files).
+    """
+
+    inserted: int
+    updated: int
+    unchanged: int
+    seconds: float
+    source: str
+
+    @property
+    def rows(self) -> int:
+        """Rows read from the source."""
+        return self.inserted + self.updated + self.unchanged
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows:,} candles from {self.source}: {self.inserted:,} inserted, {self.updated:,} updated, "
+            f"{self.unchanged:,} unchanged in {self.seconds:.2f} s"
+        )
+
+
+@dataclass(frozen=True)
+class MartsResult:
+    """What one ``build_marts`` call did.
+
+    Attributes:
+        rows: rows in ``fct_candle_metrics``.
+        indicator_columns: the indicator columns it holds, in order.
+        seconds: wall time.
+    """
+
+    rows: int
+    indicator_columns: tuple[str, ...]
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"stg_candles, fct_candle_metrics: {self.rows:,} rows with {', '.join(self.indicator_columns)} "
+            f"in {self.seconds:.2f} s"
+        )
+
+
+class WarehouseClient(Protocol):
+    """What every backend client provides (the heavy half: it owns the connection)."""
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> WarehouseClient:
+        """Parse the URL; must not connect."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open."""
+        ...
+
+    def load_candles(
+        self,
+        source: Any,
+        *,
+        symbol: str | None = None,
+        interval: str | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+    ) -> LoadResult:
+        """Upsert candles into ``raw_candles``."""
+        ...
+
+    def build_marts(self, indicators: Any = None) -> MartsResult:
+        """(Re)build ``stg_candles`` and ``fct_candle_metrics``."""
+        ...
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Run a query, return its result."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection, if open."""
+        ...
+
+
+def _scheme(url: str) -> str:
+    if "://" in url:
+        return url.split("://", 1)[0].lower()
+    if url == ":memory:" or url.endswith((".duckdb", ".db")):
+        return "duckdb"
+    raise UnsupportedWarehouseError(
+        f"unsupported warehouse URL {url!r}: use duckdb:///path/daap.duckdb (snowflake:// is planned)"
+    )
+
+
+def _client_class(scheme: str) -> Any:
+    import importlib
+
+    target = _BACKENDS.get(scheme)
+    if target is None:
+        from importlib.metadata import entry_points
+
+        found = [ep for ep in entry_points(group="daap.warehouses") if ep.name == scheme]
+        if found:
+            return found[0].load()
+        if scheme in _PLANNED:
+            raise UnsupportedWarehouseError(
+                f"the {scheme} warehouse is not available yet (it will plug in as {_PLANNED[scheme]}); "
+                f"use duckdb:///path/daap.duckdb for now"
+            )
+        raise UnsupportedWarehouseError(
+            f"unsupported warehouse scheme {scheme!r}: use duckdb:///path/daap.duckdb (snowflake:// is planned)"
+        )
+    module_name, attr = target.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class WarehouseLoader:
+    """Load candles into a warehouse and build its marts: the light factory over a backend client.
+
+    Args:
+        url: warehouse URL (default ``$DAAP_WAREHOUSE`` or ``duckdb:///daap.duckdb``).
+        **options: passed to the backend client (e.g. ``read_only=True`` for DuckDB).
+
+    Raises:
+        UnsupportedWarehouseError: for an unknown or not yet available scheme (``snowflake://``).
+
+    Example:
+        >>> import tempfile, daap
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> with WarehouseLoader(f"duckdb:///{tempfile.mkdtemp()}/daap.duckdb") as wh:
+        ...     print(wh.load_candles(candles).inserted, wh.load_candles(candles).unchanged)
+        ...     print(wh.build_marts("sma:7,rsi:14").indicator_columns)
+        ...     print(wh.sql("SELECT count(*) AS n FROM fct_candle_metrics")["n"].item() == len(candles))
+        11 11
+        ('sma_7', 'rsi_14', 'close_price_7_period_sma')
+        True
+        >>> WarehouseLoader("duckdb:///:memory:")
+        WarehouseLoader('duckdb:///:memory:')
+        >>> WarehouseLoader("snowflake://account/db")
+        Traceback (most recent call last):
+        ...
+        daap.warehouse.UnsupportedWarehouseError: the snowflake warehouse is not available yet ...
+    """
+
+    def __init__(self, url: str | Path | None = None, **options: Any) -> None:
+        text = str(url) if url is not None else os.environ.get("DAAP_WAREHOUSE") or DEFAULT_WAREHOUSE
+        self.url = text
+        self.backend = _scheme(text)
+        # Parse eagerly (cheap: no connection, no driver import), so a bad URL fails here and not at first use.
+        self._client: WarehouseClient = _client_class(self.backend).from_url(text, **options)
+
+    def __repr__(self) -> str:
+        return f"WarehouseLoader({self.url!r})"
+
+    def __enter__(self) -> WarehouseLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> WarehouseClient:
+        """The backend client (it connects on its first query)."""
+        return self._client
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client has opened its connection."""
+        return self._client.connected
+
+    def load_candles(
+        self,
+        source: Any,
+        *,
+        symbol: str | None = None,
+        interval: str | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+    ) -> LoadResult:
+        """Upsert candles into ``raw_candles``, keyed ``(symbol, interval, open_time)``, in one transaction.
+
+        Args:
+            source: a candles DataFrame or Arrow table (contract columns), a :class:`daap.Lake`, or a lake URI
+                as ``str``/``Path``; a lake is read from its ``candles/`` zone.
+            symbol: only this symbol (validated: upper-case letters and digits).
+            interval: only this interval (a lake defaults to ``1m``).
+            start: first UTC day to load (inclusive).
+            end: last UTC day to load (inclusive).
+
+        Returns:
+            Counts of inserted, updated and unchanged rows. Loading the same data twice inserts nothing.
+
+        Raises:
+            WarehouseError: invalid symbol or interval, missing columns, duplicate keys, or a failed load (the
+                previous state is kept).
+        """
+        return self.client.load_candles(source, symbol=symbol, interval=interval, start=start, end=end)
+
+    def build_marts(self, indicators: Any = None) -> MartsResult:
+        """(Re)build ``stg_candles`` (a view) and ``fct_candle_metrics`` (a table) from the SQL models.
+
+        Args:
+            indicators: a spec string (``"sma:7,ema:21,rsi:14"``), a list of :mod:`daap.indicators` specs, or
+                ``None`` for ``indicators.DEFAULT``. SMA(7) is always added for ``close_price_7_period_sma``.
+
+        Returns:
+            The row count and the indicator columns.
+        """
+        return self.client.build_marts(indicators)
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Run a SQL query (values as ``params``, never spliced) and return the result as a DataFrame."""
+        return self.client.sql(query, params)
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        self._client.close()
