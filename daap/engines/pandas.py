@@ -559,6 +559,13 @@ class PandasEngine:
             acc.state = merge_partials([part])
         return _to_frame(acc.finish(fill_gaps=fill_gaps))
 
+    def add_indicators(self, candles: pd.DataFrame, specs: Sequence[Any]) -> pd.DataFrame:
+        """Indicator columns; see :func:`daap.indicators.add`."""
+        from daap import indicators
+
+        out: pd.DataFrame = indicators.add(candles, specs)
+        return out
+
     def build_files(
         self,
         inputs: Sequence[str | Path],

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +37,6 @@ from daap.indicators.specs import (
     Spec,
     micros,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "ATR",
@@ -74,13 +71,15 @@ DEFAULT: tuple[Spec, ...] = (
 """The indicators computed when none are named."""
 
 
-def add(candles: pd.DataFrame, specs: Sequence[Spec]) -> pd.DataFrame:
+def add(candles: Any, specs: Sequence[Spec], *, engine: str | None = None) -> Any:
     """Return a copy of ``candles`` with the columns of ``specs`` appended (float64, NaN during warm-up).
 
     Args:
         candles: candles in the candle contract (only the columns the specs read are needed, plus ``symbol``,
             ``interval`` and ``open_time``), any row order, any number of symbols and intervals.
         specs: the indicators, e.g. :data:`DEFAULT` or ``parse("sma:7,rsi:14")``.
+        engine: compute with this engine, on its own frames (e.g. ``"spark"`` for a Spark DataFrame); the values
+            are the same in every engine.
 
     Returns:
         A new frame, rows in the input's order, each indicator computed per ``(symbol, interval)`` over rows
@@ -99,6 +98,12 @@ def add(candles: pd.DataFrame, specs: Sequence[Spec]) -> pd.DataFrame:
     """
     import pandas as pd
 
+    if engine is not None and engine != "pandas":
+        from daap.engines import get_engine
+
+        return get_engine(engine).add_indicators(candles, specs)  # type: ignore[attr-defined]
+    if not isinstance(candles, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame of candles, got {type(candles).__name__}; pass engine=")
     specs = list(specs)
     names: list[str] = [c for s in specs for c in s.columns]
     seen: set[str] = set()
