@@ -15,8 +15,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-pytest.importorskip("pyspark")
-
 import daap
 from daap.engines.pandas import candles_to_pandas
 from tests.conftest import assert_candles_equal

@@ -19,8 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-pytest.importorskip("pyspark")
-
 import daap
 from daap.contract import CANDLE_COLUMNS, CANDLES_SCHEMA
 from daap.engines import BuildSummary, get_engine
