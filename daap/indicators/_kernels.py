@@ -4,17 +4,17 @@
   ``(blocks × B) @ (B × B)`` product gives each block's response from a zero state, and the block-end states are
   carried by the same scan, recursively, over ``c**B``. Every output is a short dot product of decaying terms, so its
   rounding error is a few ulps of the smoothed value.
-* :func:`window_sums` gives the sum and the centred sum of squares of every length-``n`` window. Each block of
-  outputs is shifted by a local reference value before its prefix sums, so prices near 60,000 do not cancel, and
-  windows whose values are all equal give exactly zero spread.
+* :func:`window_sums` gives the mean and the centred sum of squares of every length-``n`` window. Each block of
+  outputs is shifted by a local reference value before its prefix sums (one complex cumsum for both), so prices
+  near 60,000 do not cancel, and windows whose values are all equal give exactly zero spread.
 
 Example:
     >>> import numpy as np
     >>> linear_scan(np.array([1.0, 1.0, 1.0]), 0.5, 4.0).tolist()
     [3.0, 2.5, 2.25]
-    >>> s, ss = window_sums(np.array([1.0, 2.0, 3.0, 4.0]), 2)
-    >>> s.tolist(), ss.tolist()
-    ([3.0, 5.0, 7.0], [0.5, 0.5, 0.5])
+    >>> mean, ss = window_sums(np.array([1.0, 2.0, 3.0, 4.0]), 2)
+    >>> mean.tolist(), ss.tolist()
+    ([1.5, 2.5, 3.5], [0.5, 0.5, 0.5])
 """
 
 from __future__ import annotations
@@ -97,22 +97,33 @@ def rolling_sum(x: F64, n: int, shift: float = 0.0) -> F64:
     m = x.shape[0] - n + 1
     if m <= 0:
         return np.empty(0, dtype=np.float64)
-    c = np.empty(x.shape[0] + 1, dtype=np.float64)
+    # The first h windows from the prefix sums of x[:h + n - 1] (real part), the others from those of x[h:]
+    # (imaginary part), by one complex cumsum: its two additions are independent, so it costs about as much as a
+    # real cumsum of half the length, and each part is summed exactly as by a real cumsum.
+    h = m // 2
+    c = np.empty(m - h + n, dtype=np.complex128)
     c[0] = 0.0
-    np.cumsum(x - shift if shift else x, out=c[1:])
-    out: F64 = c[n:] - c[:m]
+    re, im = c.real, c.imag
+    np.subtract(x[: h + n - 1], shift, out=re[1 : h + n])
+    re[h + n :] = 0.0
+    np.subtract(x[h:], shift, out=im[1:])
+    np.cumsum(c, out=c)
+    out = np.empty(m, dtype=np.float64)
+    np.subtract(re[n : h + n], re[:h], out=out[:h])
+    np.subtract(im[n:], im[: m - h], out=out[h:])
     if shift:
         out += n * shift
     return out
 
 
-def window_sums(x: F64, n: int, out: tuple[F64, F64] | None = None) -> tuple[F64, F64]:
-    """Return, for every window ``x[i:i+n]``, its sum and its sum of squared deviations from its mean.
+def window_sums(x: F64, n: int, out: tuple[F64, F64] | None = None, *, with_mean: bool = True) -> tuple[F64, F64]:
+    """Return, for every window ``x[i:i+n]``, its mean and its sum of squared deviations from its mean.
 
     Args:
         x: the values (finite).
         n: the window length, at least 1.
         out: two arrays of length ``len(x) - n + 1`` to write into (saves allocating fresh memory).
+        with_mean: when False, the first array is left as scratch (saves a pass when only the spread is needed).
 
     Returns:
         Two arrays of length ``max(len(x) - n + 1, 0)``; the second is never negative, and exactly 0 for a window
@@ -125,36 +136,40 @@ def window_sums(x: F64, n: int, out: tuple[F64, F64] | None = None) -> tuple[F64
     m = x.shape[0] - n + 1
     if m <= 0:
         return np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64)
-    sums, centred = out if out is not None else (np.empty(m, dtype=np.float64), np.empty(m, dtype=np.float64))
+    means, centred = out if out is not None else (np.empty(m, dtype=np.float64), np.empty(m, dtype=np.float64))
     b = min(_WINDOW_BLOCK, m)
     k = m // b
     # Whole blocks of b outputs, read straight from x; the last few outputs by a call on the tail.
-    ext = np.lib.stride_tricks.sliding_window_view(x, b + n - 1)[::b][:k]
+    ext = np.lib.stride_tricks.as_strided(x, shape=(k, b + n - 1), strides=(b * x.strides[0], x.strides[0]))
     ref = ext[:, n - 1 : n]
-    c1 = np.empty((k, b + n), dtype=np.float64)
-    c2 = np.empty((k, b + n), dtype=np.float64)
-    c1[:, 0] = 0.0
-    c2[:, 0] = 0.0
+    # The prefix sums of the deviations (real part) and of their squares (imaginary part) in one complex cumsum:
+    # the two additions of a complex one are independent, so it costs about as much as one real cumsum, and each
+    # part is summed exactly as a real cumsum would.
+    c = np.empty((k, b + n), dtype=np.complex128)
+    c[:, 0] = 0.0
+    c1, c2 = c.real, c.imag
     d = np.subtract(ext, ref, out=c1[:, 1:])
-    sq = np.multiply(d, d, out=c2[:, 1:])
-    bound = sq.max(axis=1, keepdims=True)
-    bound *= 64 * np.finfo(np.float64).eps * (b + n)
-    np.cumsum(d, axis=1, out=d)
-    np.cumsum(sq, axis=1, out=sq)
-    s1 = sums[: k * b].reshape(k, b)
+    np.multiply(d, d, out=c2[:, 1:])
+    np.cumsum(c, axis=1, out=c)
+    # A block's total sum of squares bounds every prefix sum in it, so its rounding noise too.
+    bound = c2[:, -1] * (64 * np.finfo(np.float64).eps * (b + n))
+    mean = means[: k * b].reshape(k, b)
     cen = centred[: k * b].reshape(k, b)
-    np.subtract(c1[:, n:], c1[:, :-n], out=s1)
+    s1 = np.subtract(c1[:, n:], c1[:, :-n])
     np.subtract(c2[:, n:], c2[:, :-n], out=cen)
-    tmp = np.multiply(s1, s1, out=c1[:, :b])
-    tmp /= n
-    cen -= tmp
-    np.maximum(cen, 0.0, out=cen)
-    s1 += n * ref
-    # Rounding leaves noise of about ``bound`` where the true value is 0: windows of equal values get exactly 0.
-    for block in np.flatnonzero(cen.min(axis=1) <= bound[:, 0]).tolist():
-        small = np.flatnonzero(cen[block] <= bound[block]) + block * b
-        windows = np.lib.stride_tricks.sliding_window_view(x, n)[small]
-        centred[small[(windows == windows[:, :1]).all(axis=1)]] = 0.0
+    np.divide(s1, n, out=mean)
+    s1 *= mean
+    cen -= s1  # the sum of squares about the block's reference, less n * (mean - reference)²
+    if with_mean:
+        mean += ref
+    # Rounding leaves noise of about ``bound`` where the true value is 0 (possibly below 0): windows of equal
+    # values get exactly 0, and no window gets less than 0.
+    for block in np.flatnonzero(cen.min(axis=1) <= bound).tolist():
+        row = cen[block]
+        small = np.flatnonzero(row <= bound[block])
+        windows = np.lib.stride_tricks.sliding_window_view(x, n)[small + block * b]
+        row[small[(windows == windows[:, :1]).all(axis=1)]] = 0.0
+        np.maximum(row, 0.0, out=row)
     if k * b < m:
-        window_sums(x[k * b :], n, (sums[k * b :], centred[k * b :]))
-    return sums, centred
+        window_sums(x[k * b :], n, (means[k * b :], centred[k * b :]), with_mean=with_mean)
+    return means, centred

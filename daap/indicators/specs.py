@@ -115,19 +115,6 @@ def _rolling_mean(x: F64, n: int) -> F64:
     return mean
 
 
-def _rolling_mean_std(x: F64, n: int) -> tuple[F64, F64]:
-    """Population mean and standard deviation over ``n`` rows, NaN for the first ``n - 1``."""
-    mean, std = np.empty(x.shape[0], dtype=np.float64), np.empty(x.shape[0], dtype=np.float64)
-    mean[: n - 1] = np.nan
-    std[: n - 1] = np.nan
-    if x.shape[0] >= n:
-        sums, centred = window_sums(x, n, (mean[n - 1 :], std[n - 1 :]))
-        sums /= n
-        centred /= n
-        np.sqrt(centred, out=centred)
-    return mean, std
-
-
 class Spec(ABC):
     """An indicator: what it reads (:attr:`inputs`), what it writes (:attr:`columns`) and how (:meth:`compute`)."""
 
@@ -222,20 +209,22 @@ class RSI(Spec):
     def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
         close = _col(candles, "close")
         n, m = self.n, close.shape[0]
-        rsi = _nan(m)
         if m <= n:
-            return {self.columns[0]: rsi}
+            return {self.columns[0]: _nan(m)}
+        rsi = np.empty(m, dtype=np.float64)
+        rsi[:n] = np.nan
         moves = np.empty((2, m - 1), dtype=np.float64)
-        np.subtract(close[1:], close[:-1], out=moves[0])
-        np.negative(moves[0], out=moves[1])
-        np.maximum(moves, 0.0, out=moves)  # gains, losses
+        diff = np.subtract(close[1:], close[:-1])
+        np.maximum(diff, 0.0, out=moves[0])  # gains
+        np.subtract(moves[0], diff, out=moves[1])  # losses: max(d, 0) - d = max(-d, 0), exactly
         seed = moves[:, :n].sum(axis=1) / n
         avg = linear_scan(moves[:, n:], (n - 1) / n, seed, scale=1.0 / n, prefix=1)
         avg[:, 0] = seed
-        total = avg[0] + avg[1]
+        total = np.add(avg[0], avg[1], out=avg[1])
         with np.errstate(invalid="ignore", divide="ignore"):
-            np.multiply(100.0, avg[0] / total, out=rsi[n:])
-        rsi[n:][total == 0.0] = 0.0
+            ratio = np.divide(avg[0], total, out=rsi[n:])
+        ratio *= 100.0
+        ratio[total == 0.0] = 0.0
         return {self.columns[0]: rsi}
 
 
@@ -273,10 +262,10 @@ class MACD(Spec):
         first = self.slow - 1
         # EMAs commute with a shift: subtracting a price level first keeps the difference free of cancellation.
         shifted = close - close[min(first, close.shape[0] - 1)] if close.shape[0] else close
-        line = _ema(shifted, self.fast, first - self.fast + 1) - _ema(shifted, self.slow)
-        signal = _nan(close.shape[0])
-        if first < close.shape[0]:
-            signal[first:] = _ema(line[first:], self.signal)
+        line = _ema(shifted, self.fast, first - self.fast + 1)
+        line -= _ema(shifted, self.slow)
+        # The EMA of line[first:], computed in place in a full-length array (no copy).
+        signal = _ema(line, self.signal, first)
         warm = min(first + self.signal - 1, close.shape[0])
         line[:warm] = np.nan
         return dict(zip(self.columns, (line, signal, line - signal), strict=True))
@@ -312,8 +301,15 @@ class Bollinger(Spec):
         return (f"bb_upper_{p}", f"bb_middle_{p}", f"bb_lower_{p}")
 
     def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
-        mean, upper = _rolling_mean_std(_col(candles, "close"), self.n)
-        upper *= float(self.k)
+        close, n = _col(candles, "close"), self.n
+        mean, upper = np.empty(close.shape[0], dtype=np.float64), np.empty(close.shape[0], dtype=np.float64)
+        mean[: n - 1] = np.nan
+        upper[: n - 1] = np.nan
+        if close.shape[0] >= n:
+            width = window_sums(close, n, (mean[n - 1 :], upper[n - 1 :]))[1]
+            # k * sqrt(centred / n) in one pass: sqrt(centred * k² / n).
+            width *= float(self.k) ** 2 / n
+            np.sqrt(width, out=width)
         lower = np.subtract(mean, upper)
         upper += mean
         return dict(zip(self.columns, (upper, mean, lower), strict=True))
@@ -384,16 +380,22 @@ class VWAP(Spec):
             vol[n - 1 :] = rolling_sum(volume, n)
             qv[n - 1 :] = rolling_sum(quote, n)
         else:
-            t = micros(candles["open_time"])
-            vol, qv = np.empty(m), np.empty(m)
+            times = candles["open_time"]
+            # Only read here: int64 µs already (as add() passes them) need no copy.
+            t = times if isinstance(times, np.ndarray) and times.dtype == np.int64 else micros(times)
+            # Volume (real part) and quote volume (imaginary part) summed by one complex cumsum: its two additions
+            # are independent, so it costs about as much as one real cumsum, and each part is summed as by one.
+            both = np.empty(m, dtype=np.complex128)
+            vol, qv = both.real, both.imag
+            vol[:] = volume
+            qv[:] = quote
             if m:
                 # Rows are in time order: find each UTC midnight by binary search, not by dividing every time.
                 days = np.arange(t[0] // _US_PER_DAY + 1, t[-1] // _US_PER_DAY + 1) * _US_PER_DAY
                 bounds = [0, *np.searchsorted(t, days).tolist(), m]
                 # Running sums restarted at every new UTC day (one cumsum per day: no cancellation across days).
                 for s, e in itertools.pairwise(bounds):
-                    np.cumsum(volume[s:e], out=vol[s:e])
-                    np.cumsum(quote[s:e], out=qv[s:e])
+                    np.cumsum(both[s:e], out=both[s:e])
         out = np.full(m, np.nan)
         np.divide(qv, vol, out=out, where=vol > 0)
         return {self.columns[0]: out}
@@ -476,13 +478,14 @@ class RealizedVol(Spec):
         out = np.empty(close.shape[0], dtype=np.float64)
         out[:n] = np.nan
         if close.shape[0] > n:
-            log_returns = _returns(close, log=True)
-            # The sums are not needed: write them over the returns they came from (a window ends at or after it).
-            centred = window_sums(log_returns[1:], n, (np.empty(close.shape[0] - n), out[n:]))[1]
-            centred /= n - 1
+            # log(c / prev) is log1p of the simple return to an ulp of the return (and exactly 0 for equal closes).
+            log_returns = np.divide(close[1:], close[:-1])
+            np.log(log_returns, out=log_returns)
+            # Only the centred sums are kept: the window sums go to scratch memory.
+            centred = window_sums(log_returns, n, (np.empty(close.shape[0] - n), out[n:]), with_mean=False)[1]
+            # sqrt(centred / (n - 1)) * sqrt(periods) in one pass.
+            centred *= (_periods_per_year(candles) if self.annualize else 1.0) / (n - 1)
             np.sqrt(centred, out=centred)
-        if self.annualize:
-            out *= math.sqrt(_periods_per_year(candles))
         return {self.columns[0]: out}
 
 
@@ -520,6 +523,9 @@ class OBV(Spec):
         close, volume = _col(candles, "close"), _col(candles, "volume")
         if close.shape[0] == 0:
             return {"obv": _nan(0)}
-        signed = np.sign(np.diff(close, prepend=close[0])) * volume
+        signed = np.empty(close.shape[0], dtype=np.float64)
         signed[0] = volume[0]
-        return {"obv": np.cumsum(signed)}
+        # The differences go to a scratch array (np.sign in place measured slower here).
+        rest = np.sign(np.subtract(close[1:], close[:-1]), out=signed[1:])
+        rest *= volume[1:]
+        return {"obv": np.cumsum(signed, out=signed)}
