@@ -363,3 +363,23 @@ def test_demo_runs_to_the_marts(tmp_path: Path) -> None:
     with WarehouseLoader(tmp_path / "daap.duckdb") as wh:
         n = wh.sql("SELECT count(*) AS n FROM fct_candle_metrics")["n"].iloc[0]
         assert n == 1440
+
+
+def test_a_republished_day_with_fewer_candles_replaces_the_day(wh: WarehouseLoader, tmp_path: Path) -> None:
+    lake = daap.Lake(tmp_path / "lake")
+    src = tmp_path / "BTCUSDT-trades-2025-01-01.csv"
+    lines = Path("tests/data/BTCUSDT-trades-2025-01-01.csv").read_text().splitlines(keepends=True)
+    src.write_text("".join(lines))
+    daap.Ingestor(lake).ingest_file(src)
+    daap.CandleBuilder("1m").build_lake(lake, "BTCUSDT")
+    first = wh.load_candles(lake, symbol="BTCUSDT")
+    assert (first.inserted, first.deleted) == (11, 0)
+    src.write_text("".join(lines[:5000]))  # Binance republished the day with fewer trades: fewer minutes
+    daap.Ingestor(lake).ingest_file(src)
+    daap.CandleBuilder("1m").build_lake(lake, "BTCUSDT")
+    again = wh.load_candles(lake, symbol="BTCUSDT")
+    want = pd.read_parquet(lake.store.local_path(daap.Lake.candles_key("1m", "BTCUSDT", "2025-01-01")))
+    assert again.deleted == 11 - len(want) > 0 and "deleted" in str(again)
+    assert wh.sql("SELECT count(*) AS n FROM raw_candles")["n"].iloc[0] == len(want)
+    # A frame load never deletes: it only upserts what it is given.
+    assert wh.load_candles(want.iloc[:2]).deleted == 0

@@ -111,6 +111,7 @@ class LoadResult:
         unchanged: rows identical to what was there (not rewritten).
         seconds: wall time of the load.
         source: what was loaded (``DataFrame``, or the lake and the number of day files).
+        deleted: rows of a reloaded lake day that its new file no longer has (removed).
     """
 
     inserted: int
@@ -118,6 +119,7 @@ class LoadResult:
     unchanged: int
     seconds: float
     source: str
+    deleted: int = 0
 
     @property
     def rows(self) -> int:
@@ -127,7 +129,8 @@ class LoadResult:
     def __str__(self) -> str:
         return (
             f"{self.rows:,} candles from {self.source}: {self.inserted:,} inserted, {self.updated:,} updated, "
-            f"{self.unchanged:,} unchanged in {self.seconds:.2f} s"
+            f"{self.unchanged:,} unchanged" + (f", {self.deleted:,} deleted" if self.deleted else "")
+            + f" in {self.seconds:.2f} s"
         )
 
 

@@ -218,14 +218,14 @@ class DuckDBClient:
                     + ": build them first (daap candles --lake ...)"
                 )
             with source.local_files(keys) as paths:
-                counts = self._load(
-                    "read_parquet($files)", {**params, "files": [str(p) for p in paths]}, "lake", None
+                counts, deleted = self._load(
+                    "read_parquet($files)", {**params, "files": [str(p) for p in paths]}, "lake", None, prune=True
                 )
             label = f"{source.uri} ({len(keys)} day file(s))"
         else:
-            counts = self._load("_daap_src", params, "DataFrame", self._as_arrow(source))
+            counts, deleted = self._load("_daap_src", params, "DataFrame", self._as_arrow(source))
             label = "DataFrame"
-        return LoadResult(*counts, seconds=time.perf_counter() - t0, source=label)
+        return LoadResult(*counts, seconds=time.perf_counter() - t0, source=label, deleted=deleted)
 
     @staticmethod
     def _lake_keys(
@@ -261,8 +261,13 @@ class DuckDBClient:
             raise WarehouseError(f"candles lack the contract column(s) {', '.join(missing)}")
         return table.select(list(CANDLE_COLUMNS))
 
-    def _load(self, relation: str, params: dict[str, Any], what: str, table: Any) -> tuple[int, int, int]:
-        """Run the load transaction; returns (inserted, updated, unchanged)."""
+    def _load(
+        self, relation: str, params: dict[str, Any], what: str, table: Any, *, prune: bool = False
+    ) -> tuple[tuple[int, int, int], int]:
+        """Run the load transaction; returns ((inserted, updated, unchanged), deleted).
+
+        With ``prune`` (lake loads: whole day files), rows of a loaded day that the new file lacks are deleted.
+        """
         import duckdb
 
         con = self.con
@@ -274,6 +279,11 @@ class DuckDBClient:
             self._check_stage()
             counts = self._classify()
             self._merge()
+            deleted = 0
+            if prune:
+                before = self._count()
+                con.execute(read_model("prune_replaced_days"))
+                deleted = before - self._count()
             self._record(what, counts)
             con.execute("DROP TABLE _daap_delta")
             con.execute("DROP TABLE _daap_stage")
@@ -286,7 +296,11 @@ class DuckDBClient:
         finally:
             if table is not None:
                 con.unregister("_daap_src")
-        return counts
+        return counts, deleted
+
+    def _count(self) -> int:
+        ((n,),) = self.con.execute("SELECT count(*) FROM raw_candles").fetchall()
+        return int(n)
 
     def _stage(self, relation: str, params: dict[str, Any]) -> None:
         sql = read_model("stage_candles").replace("{{source}}", relation)
