@@ -353,6 +353,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def begin(name: str, args: argparse.Namespace, out_name: str) -> tuple[Path, Path, str, dict[str, Any]]:
+    """Common start of a benchmark run: check the counts, make the output folder, print the header line.
+
+    Returns:
+        The data folder, the output folder, the run's UTC stamp and the environment record.
+    """
+    data_dir: Path = args.data_dir.resolve()
+    out_dir = data_dir / out_name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    env = environment()
+    print(
+        f"{name} bench {stamp}: {args.trades:,} trades, repeat {args.repeat}, {env['cpus']} CPUs, "
+        f"load {env['loadavg'][0]:.2f}",
+        flush=True,
+    )
+    return data_dir, out_dir, stamp, env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Trades -> 1m candles: daap vs DuckDB vs Polars (wall and peak RSS).")
     parser.add_argument("--trades", type=int, default=20_000_000, help="synthetic trades in the data set")
@@ -365,16 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.trades < 1 or args.repeat < 1:
         parser.error("--trades and --repeat must be positive")
 
-    data_dir: Path = args.data_dir.resolve()
-    out_dir = data_dir / "out"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    env = environment()
-    print(
-        f"candles bench {stamp}: {args.trades:,} trades, repeat {args.repeat}, {env['cpus']} CPUs, "
-        f"load {env['loadavg'][0]:.2f}",
-        flush=True,
-    )
+    data_dir, out_dir, stamp, env = begin("candles", args, "out")
 
     data = dataset(data_dir, args.trades, args.seed)
     flat_data = [] if args.skip_memory else [dataset(data_dir, n, args.seed) for n in FLATNESS_SIZES]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import datetime as dt
 import io
 import json
 import math
@@ -45,7 +44,7 @@ from candles import (
     _fmt,
     _json_safe,
     _mib,
-    environment,
+    begin,
     run_once,
     warm,
 )
@@ -464,16 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.trades < 1 or args.repeat < 1:
         parser.error("--trades and --repeat must be positive")
 
-    data_dir: Path = args.data_dir.resolve()
-    out_dir = data_dir / "out-ingest"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    env = environment()
-    print(
-        f"ingest bench {stamp}: {args.trades:,} trades, repeat {args.repeat}, {env['cpus']} CPUs, "
-        f"load {env['loadavg'][0]:.2f}",
-        flush=True,
-    )
+    data_dir, out_dir, stamp, env = begin("ingest", args, "out-ingest")
 
     data = dataset(data_dir, args.trades, args.seed)
     warm(data.zip)
