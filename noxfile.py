@@ -52,6 +52,20 @@ def bench_spark(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_indicators(session: nox.Session) -> None:
+    """daap.indicators against TA-Lib on a month of 1m candles, in the same process."""
+    session.install("-e", ".[dev]")
+    session.run("python", "bench/indicators.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_warehouse(session: nox.Session) -> None:
+    """Loading a month of 1m candles into a fresh DuckDB file: first load, reload, update and marts."""
+    session.install("-e", ".[dev]")
+    session.run("python", "bench/warehouse.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The offline demo on synthetic data: what a new user runs first."""
     session.install("-e", ".")
