@@ -30,39 +30,39 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "daap")
 
 
+def _bench(session: nox.Session, script: str) -> None:
+    session.install("-e", ".[dev]")
+    session.run("python", script, *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Candle benchmark against DuckDB and Polars (20M trades by default; pass options after --)."""
-    session.install("-e", ".[dev]")
-    session.run("python", "bench/candles.py", *session.posargs)
+    _bench(session, "bench/candles.py")
 
 
 @nox.session(python=PYTHON)
 def bench_ingest(session: nox.Session) -> None:
     """Ingest (zip -> validated bronze) against DuckDB's CSV -> Parquet COPY, and S3 upload MB/s on SeaweedFS."""
-    session.install("-e", ".[dev]")
-    session.run("python", "bench/ingest.py", *session.posargs)
+    _bench(session, "bench/ingest.py")
 
 
 @nox.session(python=PYTHON)
 def bench_spark(session: nox.Session) -> None:
     """The Spark engine against a hand-written Spark job in the same session, with the pandas engine beside."""
-    session.install("-e", ".[dev]")
-    session.run("python", "bench/spark.py", *session.posargs)
+    _bench(session, "bench/spark.py")
 
 
 @nox.session(python=PYTHON)
 def bench_indicators(session: nox.Session) -> None:
     """daap.indicators against TA-Lib on a month of 1m candles, in the same process."""
-    session.install("-e", ".[dev]")
-    session.run("python", "bench/indicators.py", *session.posargs)
+    _bench(session, "bench/indicators.py")
 
 
 @nox.session(python=PYTHON)
 def bench_warehouse(session: nox.Session) -> None:
     """Loading a month of 1m candles into a fresh DuckDB file: first load, reload, update and marts."""
-    session.install("-e", ".[dev]")
-    session.run("python", "bench/warehouse.py", *session.posargs)
+    _bench(session, "bench/warehouse.py")
 
 
 @nox.session(python=PYTHON)
