@@ -1,4 +1,4 @@
-"""Root conftest: doctests of the Spark modules get the test session's ``spark`` and a small ``trades`` frame."""
+"""Root conftest: doctests of the Spark and Snowpark modules get the test session and a small ``trades`` frame."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.spark_fixtures"]
+pytest_plugins = ["tests.spark_fixtures", "tests.snowpark_fixtures"]
 
 _SPARK_DOCTESTS = ("daap.engines.spark", "daap.schemas_spark")
 
@@ -21,4 +21,17 @@ def _spark_doctest_namespace(request: pytest.FixtureRequest, doctest_namespace: 
         doctest_namespace["spark"] = spark
         doctest_namespace["trades"] = trades_to_spark(
             daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"), spark
+        )
+
+
+@pytest.fixture(autouse=True)
+def _snowpark_doctest_namespace(request: pytest.FixtureRequest, doctest_namespace: dict[str, Any]) -> None:
+    if type(request.node).__name__ == "DoctestItem" and request.node.name.startswith("daap.engines.snowpark"):
+        import daap
+        from daap.engines.snowpark import trades_to_snowpark
+
+        session = request.getfixturevalue("snowpark_session")
+        doctest_namespace["session"] = session
+        doctest_namespace["trades"] = trades_to_snowpark(
+            daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"), session
         )

@@ -11,7 +11,9 @@ MINUTE = 60_000_000
 
 
 @st.composite
-def trades_frames(draw: st.DrawFn, *, max_symbols: int = 3, max_rows: int = 120) -> pd.DataFrame:
+def trades_frames(
+    draw: st.DrawFn, *, max_symbols: int = 3, max_rows: int = 120, spans: tuple[int, ...] = (1, 3, 12, 90, 600)
+) -> pd.DataFrame:
     n_sym = draw(st.integers(1, max_symbols))
     frames = []
     for s in range(n_sym):
@@ -19,7 +21,7 @@ def trades_frames(draw: st.DrawFn, *, max_symbols: int = 3, max_rows: int = 120)
         seed = draw(st.integers(0, 2**32 - 1))
         rng = np.random.default_rng(seed)
         # Offsets in minutes, with clusters (ties) and long jumps (gaps of many buckets).
-        span_minutes = draw(st.sampled_from([1, 3, 12, 90, 600]))
+        span_minutes = draw(st.sampled_from(spans))
         start = BASE_US + draw(st.integers(0, 3)) * MINUTE + draw(st.integers(0, MINUTE - 1))
         steps = rng.choice(
             [0, 1, 1_000, MINUTE // 7, MINUTE * 3],

@@ -14,7 +14,6 @@ from daap import CandleBuilder
 from daap.schemas import validate_candles
 from tests.conformance.conftest import Harness
 from tests.conftest import assert_candles_equal, oracle_candles
-from tests.strategies import trades_frames
 
 INTERVALS = ["1s", "1m", "3m", "1h"]
 #: The contract: sums agree to 1e-9 relative across engines and chunkings (the pandas engine does 1e-12).
@@ -42,7 +41,7 @@ def test_conservation_and_ohlc_order(engine: Harness) -> None:
         assert (candles["low"] <= candles[["open", "close"]].min(axis=1)).all()
         assert (candles["high"] >= candles[["open", "close"]].max(axis=1)).all()
 
-    run(engine, {"trades": trades_frames(), "interval": st.sampled_from(INTERVALS)}, check)
+    run(engine, {"trades": engine.trades(), "interval": st.sampled_from(INTERVALS)}, check)
 
 
 def test_matches_a_slow_obvious_oracle(engine: Harness) -> None:
@@ -56,7 +55,7 @@ def test_matches_a_slow_obvious_oracle(engine: Harness) -> None:
         for col in ["volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"]:
             np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-12, atol=1e-12, err_msg=col)
 
-    run(engine, {"trades": trades_frames(), "interval": st.sampled_from(INTERVALS)}, check)
+    run(engine, {"trades": engine.trades(), "interval": st.sampled_from(INTERVALS)}, check)
 
 
 def test_shuffled_input_gives_the_same_output(engine: Harness) -> None:
@@ -66,8 +65,11 @@ def test_shuffled_input_gives_the_same_output(engine: Harness) -> None:
         rtol = 0.0 if engine.name == "pandas" else SUMS_RTOL
         assert_candles_equal(engine.build(trades, interval), engine.build(shuffled, interval), sums_rtol=rtol)
 
-    run(engine, {"trades": trades_frames(), "seed": st.integers(0, 2**32 - 1), "interval": st.sampled_from(INTERVALS)},
-        check)
+    run(
+        engine,
+        {"trades": engine.trades(), "seed": st.integers(0, 2**32 - 1), "interval": st.sampled_from(INTERVALS)},
+        check,
+    )
 
 
 def test_any_chunking_gives_the_same_output(engine: Harness) -> None:
@@ -77,7 +79,7 @@ def test_any_chunking_gives_the_same_output(engine: Harness) -> None:
         # Prices, ids, counts and times exact; float sums to the contract's tolerance (summation order differs).
         assert_candles_equal(engine.build(trades, "1m"), engine.build(trades, "1m", chunks=chunks), sums_rtol=SUMS_RTOL)
 
-    run(engine, {"trades": trades_frames(), "chunks": st.integers(1, 50), "shuffle": st.booleans()}, check)
+    run(engine, {"trades": engine.trades(), "chunks": st.integers(1, 50), "shuffle": st.booleans()}, check)
 
 
 def test_rollup_equals_direct_build(engine: Harness) -> None:
@@ -88,7 +90,7 @@ def test_rollup_equals_direct_build(engine: Harness) -> None:
         assert_candles_equal(rolled, engine.build(trades, target), sums_rtol=SUMS_RTOL)
 
     targets = st.sampled_from(["3m", "5m", "15m", "1h", "1d", "1w", "1M"])
-    run(engine, {"trades": trades_frames(), "target": targets}, check)
+    run(engine, {"trades": engine.trades(), "target": targets}, check)
 
 
 def test_no_fill_gaps_is_fill_gaps_minus_gap_rows(engine: Harness) -> None:
@@ -109,7 +111,7 @@ def test_no_fill_gaps_is_fill_gaps_minus_gap_rows(engine: Harness) -> None:
             assert (c.loc[is_gap, "open"] == prev_close[is_gap]).all()
             assert (c.loc[is_gap, ["open", "high", "low"]].to_numpy() == c.loc[is_gap, ["close"]].to_numpy()).all()
 
-    run(engine, {"trades": trades_frames(), "interval": st.sampled_from(INTERVALS)}, check)
+    run(engine, {"trades": engine.trades(), "interval": st.sampled_from(INTERVALS)}, check)
 
 
 def test_engine_equals_the_pandas_engine(engine: Harness, pandas_engine: Harness) -> None:
@@ -117,4 +119,4 @@ def test_engine_equals_the_pandas_engine(engine: Harness, pandas_engine: Harness
         assert_candles_equal(engine.build(trades, interval), pandas_engine.build(trades, interval), sums_rtol=SUMS_RTOL)
 
     intervals = st.sampled_from([*INTERVALS, "5m", "1d", "1w", "1M"])
-    run(engine, {"trades": trades_frames(), "interval": intervals}, check)
+    run(engine, {"trades": engine.trades(), "interval": intervals}, check)
