@@ -94,8 +94,17 @@ def _manifest_line(m: Any) -> str:
 @click.option("--validate", is_flag=True, help="Check every candle against the pandera schema.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def candles(
-    inputs: tuple[Path, ...], output: Path | None, lake_uri: str | None, start: str | None, end: str | None,
-    market: str, interval: str, engine: str, fill_gaps: bool, symbol: str | None, validate: bool,
+    inputs: tuple[Path, ...],
+    output: Path | None,
+    lake_uri: str | None,
+    start: str | None,
+    end: str | None,
+    market: str,
+    interval: str,
+    engine: str,
+    fill_gaps: bool,
+    symbol: str | None,
+    validate: bool,
     progress: bool | None,
 ) -> None:
     r"""Build candles from trade files (.zip, .csv, .csv.gz, .parquet, or folders), or from a lake's bronze zone.
@@ -113,7 +122,11 @@ def candles(
         if not symbol:
             raise click.UsageError("--lake needs --symbol")
         summary = builder.build_lake(
-            _lake(lake_uri), symbol, market=market, start=_date(start, "--start"), end=_date(end, "--end"),
+            _lake(lake_uri),
+            symbol,
+            market=market,
+            start=_date(start, "--start"),
+            end=_date(end, "--end"),
             progress=progress,
         )
     else:
@@ -148,8 +161,15 @@ def ingest(files: tuple[Path, ...], lake_uri: str | None, symbol: str | None, ma
 @click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32), help="Parallel downloads.")
 def download(
-    symbol: str, month: str | None, day: str | None, start: str | None, end: str | None, market: str,
-    base_url: str | None, lake_uri: str | None, workers: int,
+    symbol: str,
+    month: str | None,
+    day: str | None,
+    start: str | None,
+    end: str | None,
+    market: str,
+    base_url: str | None,
+    lake_uri: str | None,
+    workers: int,
 ) -> None:
     """Download Binance trade files, verify their .CHECKSUM, and ingest them into the lake."""
     from daap.ingest import Ingestor
@@ -158,8 +178,13 @@ def download(
         raise click.UsageError("give exactly one of --month, --date, or --start with --end")
     ingestor = Ingestor(_lake(lake_uri), base_url=base_url, max_workers=workers)
     ingestor.download(
-        symbol, month=month, date=_date(day, "--date"), start=_date(start, "--start"), end=_date(end, "--end"),
-        market=market, on_file=lambda m: click.echo(_manifest_line(m)),
+        symbol,
+        month=month,
+        date=_date(day, "--date"),
+        start=_date(start, "--start"),
+        end=_date(end, "--end"),
+        market=market,
+        on_file=lambda m: click.echo(_manifest_line(m)),
     )
 
 
@@ -196,7 +221,11 @@ _WAREHOUSE_HELP = "Warehouse URL (default $DAAP_WAREHOUSE or duckdb:///daap.duck
 @click.option("--start", default=None, help="First UTC day (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last UTC day (YYYY-MM-DD).")
 def load(
-    lake_uri: str | None, warehouse_url: str | None, symbol: str | None, interval: str, start: str | None,
+    lake_uri: str | None,
+    warehouse_url: str | None,
+    symbol: str | None,
+    interval: str,
+    start: str | None,
     end: str | None,
 ) -> None:
     """Upsert the lake's candles into the warehouse's raw_candles (idempotent: a rerun changes nothing)."""
@@ -237,6 +266,68 @@ def sql(query: str, warehouse_url: str | None, max_rows: int) -> None:
         click.echo(f"({len(frame):,} row{'s' if len(frame) != 1 else ''})")
 
 
+@main.group()
+def snowflake() -> None:
+    """Prepare Snowflake as the warehouse (then: daap load / marts --warehouse snowflake://...)."""
+
+
+@snowflake.command("setup")
+@click.option("--print", "mode", flag_value="print", default=True, help="Print the DDL (the default).")
+@click.option("--apply", "mode", flag_value="apply", help="Run the DDL with --url's connection (an administrator's).")
+@click.option("--bucket", required=True, help="The lake, s3://bucket/prefix: the stage reads its candles/ zone.")
+@click.option("--role-arn", required=True, help="The AWS IAM role Snowflake assumes to read the bucket.")
+@click.option("--database", default="DAAP", show_default=True)
+@click.option("--schema", default="MARTS", show_default=True)
+@click.option("--warehouse", default="DAAP_WH", show_default=True, help="The virtual warehouse to create.")
+@click.option("--role", default="DAAP_LOADER", show_default=True, help="The loader's role to create.")
+@click.option("--user", default=None, help="Grant the loader's role to this user.")
+@click.option("--integration", default="DAAP_LAKE", show_default=True, help="The storage integration to create.")
+@click.option("--stage", default="DAAP_CANDLES", show_default=True, help="The external stage to create.")
+@click.option("--url", default=None, help="With --apply: snowflake://admin@account?role=ACCOUNTADMIN (default: env).")
+def snowflake_setup(
+    mode: str,
+    bucket: str,
+    role_arn: str,
+    database: str,
+    schema: str,
+    warehouse: str,
+    role: str,
+    user: str | None,
+    integration: str,
+    stage: str,
+    url: str | None,
+) -> None:
+    """Print or apply the DDL: warehouse, database, schema, storage integration, stage, tables, loader role.
+
+    For example: daap snowflake setup --bucket s3://my-lake/daap --role-arn arn:aws:iam::123456789012:role/daap-sf
+    """
+    from daap.warehouse.snowflake import SnowflakeClient, SnowflakeSetup, setup_sql
+
+    config = SnowflakeSetup(
+        bucket=bucket,
+        role_arn=role_arn,
+        database=database,
+        schema=schema,
+        warehouse=warehouse,
+        role=role,
+        user=user,
+        integration=integration,
+        stage=stage,
+    )
+    if mode == "print":
+        click.echo(setup_sql(config), nl=False)
+        return
+    client = SnowflakeClient.from_url(url or "snowflake://")
+    try:
+        applied = client.setup(config)
+    finally:
+        client.close()
+    click.echo(
+        f"{client.url}: {len(applied)} statements applied. Next, in AWS: trust Snowflake's IAM user "
+        f"(DESC INTEGRATION {config.integration}; see docs/snowflake.md)."
+    )
+
+
 def _synth_options(f: Any) -> Any:
     for opt in reversed(
         [
@@ -261,7 +352,12 @@ def _synth_config(symbol: str, start: str, days: int, trades_per_day: int, marke
         raise click.BadParameter(f"{start!r} is not a date (YYYY-MM-DD)", param_hint="--start") from exc
     try:
         return SyntheticConfig(
-            symbol=symbol, start=day, days=days, trades_per_day=trades_per_day, market=market, seed=seed  # type: ignore[arg-type]
+            symbol=symbol,
+            start=day,
+            days=days,
+            trades_per_day=trades_per_day,
+            market=market,  # type: ignore[arg-type]
+            seed=seed,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -273,7 +369,14 @@ def _synth_config(symbol: str, start: str, days: int, trades_per_day: int, marke
 @click.option("--csv", "plain_csv", is_flag=True, help="Write plain .csv files instead of Binance zips.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def synth(
-    out_dir: Path, symbol: str, start: str, days: int, trades_per_day: int, market: str, seed: int, plain_csv: bool,
+    out_dir: Path,
+    symbol: str,
+    start: str,
+    days: int,
+    trades_per_day: int,
+    market: str,
+    seed: int,
+    plain_csv: bool,
     progress: bool | None,
 ) -> None:
     """Write seeded synthetic trades as Binance daily files (zip + .CHECKSUM)."""

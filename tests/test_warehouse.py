@@ -95,9 +95,9 @@ def test_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert mem.sql("SELECT count(*) AS n FROM raw_candles")["n"].tolist() == [0]
 
 
-def test_snowflake_and_unknown_schemes_raise_clear_errors() -> None:
-    with pytest.raises(UnsupportedWarehouseError, match=r"snowflake warehouse is not available yet"):
-        WarehouseLoader("snowflake://user@account/db/schema")
+def test_snowflake_parses_without_connecting_and_unknown_schemes_raise_clear_errors() -> None:
+    sf = WarehouseLoader("snowflake://user@account/db/schema")
+    assert (sf.backend, sf.connected, type(sf.client).__name__) == ("snowflake", False, "SnowflakeClient")
     with pytest.raises(UnsupportedWarehouseError, match=r"unsupported warehouse scheme 'postgres'"):
         WarehouseLoader("postgres://localhost/db")
     with pytest.raises(UnsupportedWarehouseError):
@@ -122,9 +122,7 @@ def test_load_from_lake_then_rerun_adds_nothing(
     assert counts(second) == (0, 0, len(lake_candles))
     got = raw(wh)
     assert len(got) == len(lake_candles)
-    pd.testing.assert_frame_equal(
-        got.reset_index(drop=True), lake_candles.reset_index(drop=True), check_dtype=False
-    )
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), lake_candles.reset_index(drop=True), check_dtype=False)
     log = wh.sql("SELECT inserted, updated, unchanged FROM _daap_loads ORDER BY loaded_at")
     assert log.values.tolist() == [[len(lake_candles), 0, 0], [0, 0, len(lake_candles)]]
     # A new process (a new loader on the same file) sees the same state.
@@ -236,17 +234,22 @@ def test_injection_through_symbol_fails_safely(wh: WarehouseLoader, lake_candles
     assert len(raw(wh)) == len(lake_candles)
 
 
-def test_bad_inputs_raise_warehouse_errors(wh: WarehouseLoader, lake_candles: pd.DataFrame) -> None:
+def assert_bad_inputs_refused(wh: WarehouseLoader, candles: pd.DataFrame) -> None:
+    """Every backend refuses the same bad inputs with the same errors (tests/test_warehouse_snowflake.py too)."""
     with pytest.raises(WarehouseError, match="lack the contract column"):
-        wh.load_candles(lake_candles.drop(columns=["vwap"]))
+        wh.load_candles(candles.drop(columns=["vwap"]))
     with pytest.raises(WarehouseError, match="repeat 1 "):
-        wh.load_candles(pd.concat([lake_candles, lake_candles.iloc[:1]]))
+        wh.load_candles(pd.concat([candles, candles.iloc[:1]]))
     with pytest.raises(WarehouseError, match="invalid interval"):
-        wh.load_candles(lake_candles, interval="7m")
+        wh.load_candles(candles, interval="7m")
     with pytest.raises(WarehouseError, match="cannot load list"):
         wh.load_candles([1, 2, 3])
     with pytest.raises(WarehouseError, match="query failed"):
         wh.sql("SELECT * FROM no_such_table")
+
+
+def test_bad_inputs_raise_warehouse_errors(wh: WarehouseLoader, lake_candles: pd.DataFrame) -> None:
+    assert_bad_inputs_refused(wh, lake_candles)
     assert len(raw(wh)) == 0
 
 
@@ -260,9 +263,22 @@ def test_arrow_table_source(wh: WarehouseLoader, lake_dir: Path) -> None:
 
 # -------------------------------------------------------------------------------------------------------- marts
 STG_COLUMNS = [
-    "symbol", "interval", "candle_start_time", "candle_end_time", "open_price", "high_price", "low_price",
-    "close_price", "trading_volume", "quote_volume", "trade_count", "taker_buy_volume", "taker_buy_quote_volume",
-    "vwap", "first_trade_id", "last_trade_id",
+    "symbol",
+    "interval",
+    "candle_start_time",
+    "candle_end_time",
+    "open_price",
+    "high_price",
+    "low_price",
+    "close_price",
+    "trading_volume",
+    "quote_volume",
+    "trade_count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "vwap",
+    "first_trade_id",
+    "last_trade_id",
 ]
 
 
@@ -284,13 +300,10 @@ def test_stg_candles_has_analyst_names(wh: WarehouseLoader, day_candles: pd.Data
     assert (stg["candle_start_time"] == day_candles["open_time"]).all()
 
 
-@pytest.mark.parametrize("spec", [None, "sma:7,ema:21,rsi:14"])
-def test_fct_candle_metrics_equals_python_indicators(
-    wh: WarehouseLoader, day_candles: pd.DataFrame, spec: str | None
-) -> None:
+def assert_marts_match_indicators(wh: WarehouseLoader, candles: pd.DataFrame, spec: str | None) -> pd.DataFrame:
+    """Load, build the marts, compare with daap.indicators per symbol (any backend); return fct, names lower-cased."""
     from daap import indicators
 
-    candles = two_symbols(day_candles)
     wh.load_candles(candles)
     result = wh.build_marts(spec)
     specs = indicators.DEFAULT if spec is None else indicators.parse(spec)
@@ -298,18 +311,28 @@ def test_fct_candle_metrics_equals_python_indicators(
     assert result.rows == len(candles)
     assert list(result.indicator_columns[: len(columns)]) == columns
     assert result.indicator_columns[-1] == "close_price_7_period_sma"
-    fct = wh.sql("SELECT * FROM fct_candle_metrics ORDER BY symbol, interval, candle_start_time")
+    # Positions, not names: (symbol, interval, candle_start_time) lead, and INTERVAL is a keyword in some dialects.
+    fct = wh.sql("SELECT * FROM fct_candle_metrics ORDER BY 1, 2, 3").rename(columns=str.lower)
     assert list(fct.columns[: len(STG_COLUMNS)]) == STG_COLUMNS
     assert "close_price_7_period_sma" in fct.columns
     for symbol, group in candles.groupby("symbol", sort=True):
         expected = indicators.add(group.sort_values("open_time").reset_index(drop=True), specs)
         got = fct[fct["symbol"] == symbol].reset_index(drop=True)
+        assert got["close_price"].tolist() == expected["close"].tolist()
         for c in columns:
             np.testing.assert_allclose(got[c].to_numpy(float), expected[c].to_numpy(float), rtol=1e-12, atol=0)
         sma7 = indicators.add(group.sort_values("open_time").reset_index(drop=True), indicators.parse("sma:7"))
         np.testing.assert_allclose(
             got["close_price_7_period_sma"].to_numpy(float), sma7["sma_7"].to_numpy(float), rtol=1e-12, atol=0
         )
+    return fct
+
+
+@pytest.mark.parametrize("spec", [None, "sma:7,ema:21,rsi:14"])
+def test_fct_candle_metrics_equals_python_indicators(
+    wh: WarehouseLoader, day_candles: pd.DataFrame, spec: str | None
+) -> None:
+    assert_marts_match_indicators(wh, two_symbols(day_candles), spec)
 
 
 def test_marts_rebuild_follows_new_loads(wh: WarehouseLoader, day_candles: pd.DataFrame) -> None:
@@ -318,7 +341,7 @@ def test_marts_rebuild_follows_new_loads(wh: WarehouseLoader, day_candles: pd.Da
     wh.load_candles(day_candles)
     assert wh.build_marts("sma:7,ema:21").rows == len(day_candles)
     cols = wh.sql("SELECT * FROM fct_candle_metrics LIMIT 0").columns.tolist()
-    assert cols[len(STG_COLUMNS):] == ["sma_7", "ema_21", "close_price_7_period_sma"]
+    assert cols[len(STG_COLUMNS) :] == ["sma_7", "ema_21", "close_price_7_period_sma"]
 
 
 def test_marts_on_empty_warehouse(wh: WarehouseLoader) -> None:
@@ -334,15 +357,30 @@ def test_cli_load_marts_sql(tmp_path: Path, lake_dir: Path, lake_candles: pd.Dat
     res = runner.invoke(main, ["load", "--lake", str(lake_dir), "--warehouse", url, "--symbol", "BTCUSDT"])
     assert res.exit_code == 0, res.output
     assert f"{len(lake_candles):,} inserted, 0 updated, 0 unchanged" in res.output
-    res = runner.invoke(main, ["load", "--lake", str(lake_dir), "--warehouse", url, "--start", "2025-01-01",
-                               "--end", "2025-01-01", "--interval", "1m"])
+    res = runner.invoke(
+        main,
+        [
+            "load",
+            "--lake",
+            str(lake_dir),
+            "--warehouse",
+            url,
+            "--start",
+            "2025-01-01",
+            "--end",
+            "2025-01-01",
+            "--interval",
+            "1m",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert f"0 inserted, 0 updated, {len(lake_candles):,} unchanged" in res.output
     res = runner.invoke(main, ["marts", "--warehouse", url, "--indicators", "sma:7,ema:21,rsi:14"])
     assert res.exit_code == 0, res.output
     assert "fct_candle_metrics" in res.output and "close_price_7_period_sma" in res.output
-    res = runner.invoke(main, ["sql", "SELECT symbol, count(*) AS n FROM fct_candle_metrics GROUP BY 1",
-                               "--warehouse", url])
+    res = runner.invoke(
+        main, ["sql", "SELECT symbol, count(*) AS n FROM fct_candle_metrics GROUP BY 1", "--warehouse", url]
+    )
     assert res.exit_code == 0, res.output
     assert "BTCUSDT" in res.output and str(len(lake_candles)) in res.output
     res = runner.invoke(main, ["load", "--lake", str(lake_dir), "--warehouse", url, "--symbol", INJECTION])
@@ -350,8 +388,11 @@ def test_cli_load_marts_sql(tmp_path: Path, lake_dir: Path, lake_candles: pd.Dat
     assert "error: invalid symbol" in res.output
     res = runner.invoke(main, ["sql", "SELECT * FROM nope", "--warehouse", url])
     assert res.exit_code == 1 and "error: query failed" in res.output
-    res = runner.invoke(main, ["load", "--warehouse", "snowflake://acct/db"])
-    assert res.exit_code == 1 and "not available yet" in res.output
+    no_credentials = {k: None for k in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")}
+    res = runner.invoke(
+        main, ["load", "--lake", str(lake_dir), "--warehouse", "snowflake://acct/db"], env=no_credentials
+    )
+    assert res.exit_code == 1 and "error: no Snowflake account or user" in res.output
 
 
 def test_demo_runs_to_the_marts(tmp_path: Path) -> None:

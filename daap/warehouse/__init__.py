@@ -7,7 +7,8 @@ URLs:
 
 - ``duckdb:///daap.duckdb`` (the default, relative to the working directory), ``duckdb:////abs/path.duckdb``,
   ``duckdb:///:memory:``, or a plain path ending in ``.duckdb``.
-- ``snowflake://...``: planned (``daap/warehouse/snowflake.py``); it raises :class:`UnsupportedWarehouseError` now.
+- ``snowflake://user@account/database/schema?warehouse=WH&role=ROLE`` (or ``snowflake://?connection=NAME`` for a
+  ``connections.toml`` profile): :class:`daap.warehouse.snowflake.SnowflakeClient` (``pip install 'daap[snowflake]'``).
 
 Other backends plug in through the ``daap.warehouses`` entry-point group: ``scheme = "pkg.module:ClientClass"``,
 where the class has a ``from_url(url, **options)`` constructor and the methods of :class:`WarehouseClient`.
@@ -53,9 +54,10 @@ __all__ = [
 DEFAULT_WAREHOUSE = "duckdb:///daap.duckdb"
 
 #: Built-in backends: URL scheme -> "module:Client". Imported only when a client is first needed.
-_BACKENDS: dict[str, str] = {"duckdb": "daap.warehouse.duckdb:DuckDBClient"}
-#: Backends announced in the architecture but not written yet.
-_PLANNED: dict[str, str] = {"snowflake": "daap.warehouse.snowflake"}
+_BACKENDS: dict[str, str] = {
+    "duckdb": "daap.warehouse.duckdb:DuckDBClient",
+    "snowflake": "daap.warehouse.snowflake:SnowflakeClient",
+}
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -72,13 +74,14 @@ class UnsafeIdentifierError(WarehouseError, ValueError):
     """A name that would be spliced into SQL is not a plain identifier."""
 
 
-def quote_identifier(name: str) -> str:
+def quote_identifier(name: str, *, upper: bool = False) -> str:
     """Validate a SQL identifier and quote it.
 
     Only letters, digits and underscores are accepted (not starting with a digit), so quoting cannot be escaped.
 
     Args:
         name: a column or table name.
+        upper: upper-case it first, as Snowflake stores unquoted names (``"SMA_7"`` is the column ``sma_7``).
 
     Returns:
         The name in double quotes.
@@ -87,8 +90,8 @@ def quote_identifier(name: str) -> str:
         UnsafeIdentifierError: for anything else.
 
     Example:
-        >>> quote_identifier("sma_7")
-        '"sma_7"'
+        >>> quote_identifier("sma_7"), quote_identifier("sma_7", upper=True)
+        ('"sma_7"', '"SMA_7"')
         >>> quote_identifier('x"; DROP TABLE raw_candles; --')
         Traceback (most recent call last):
         ...
@@ -98,7 +101,7 @@ def quote_identifier(name: str) -> str:
         raise UnsafeIdentifierError(
             f"unsafe SQL identifier {name!r}: use letters, digits and underscores, not starting with a digit"
         )
-    return f'"{name}"'
+    return f'"{name.upper() if upper else name}"'
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class LoadResult:
     def __str__(self) -> str:
         return (
             f"{self.rows:,} candles from {self.source}: {self.inserted:,} inserted, {self.updated:,} updated, "
-            f"{self.unchanged:,} unchanged" + (f", {self.deleted:,} deleted" if self.deleted else "")
+            f"{self.unchanged:,} unchanged"
+            + (f", {self.deleted:,} deleted" if self.deleted else "")
             + f" in {self.seconds:.2f} s"
         )
 
@@ -199,7 +203,7 @@ def _scheme(url: str) -> str:
     if url == ":memory:" or url.endswith((".duckdb", ".db")):
         return "duckdb"
     raise UnsupportedWarehouseError(
-        f"unsupported warehouse URL {url!r}: use duckdb:///path/daap.duckdb (snowflake:// is planned)"
+        f"unsupported warehouse URL {url!r}: use duckdb:///path/daap.duckdb or snowflake://user@account/database/schema"
     )
 
 
@@ -213,13 +217,9 @@ def _client_class(scheme: str) -> Any:
         found = [ep for ep in entry_points(group="daap.warehouses") if ep.name == scheme]
         if found:
             return found[0].load()
-        if scheme in _PLANNED:
-            raise UnsupportedWarehouseError(
-                f"the {scheme} warehouse is not available yet (it will plug in as {_PLANNED[scheme]}); "
-                f"use duckdb:///path/daap.duckdb for now"
-            )
         raise UnsupportedWarehouseError(
-            f"unsupported warehouse scheme {scheme!r}: use duckdb:///path/daap.duckdb (snowflake:// is planned)"
+            f"unsupported warehouse scheme {scheme!r}: use duckdb:///path/daap.duckdb or "
+            "snowflake://user@account/database/schema"
         )
     module_name, attr = target.split(":")
     return getattr(importlib.import_module(module_name), attr)
@@ -230,10 +230,11 @@ class WarehouseLoader:
 
     Args:
         url: warehouse URL (default ``$DAAP_WAREHOUSE`` or ``duckdb:///daap.duckdb``).
-        **options: passed to the backend client (e.g. ``read_only=True`` for DuckDB).
+        **options: passed to the backend client (e.g. ``read_only=True`` for DuckDB, ``connection=`` an open
+            Snowflake connection for Snowflake).
 
     Raises:
-        UnsupportedWarehouseError: for an unknown or not yet available scheme (``snowflake://``).
+        UnsupportedWarehouseError: for an unknown scheme.
 
     Example:
         >>> import tempfile, daap
@@ -247,10 +248,13 @@ class WarehouseLoader:
         True
         >>> WarehouseLoader("duckdb:///:memory:")
         WarehouseLoader('duckdb:///:memory:')
-        >>> WarehouseLoader("snowflake://account/db")
+        >>> sf = WarehouseLoader("snowflake://jane@myorg-acct/DAAP/MARTS?warehouse=DAAP_WH")  # parsed, not connected
+        >>> sf.backend, sf.connected
+        ('snowflake', False)
+        >>> WarehouseLoader("postgres://localhost/db")
         Traceback (most recent call last):
         ...
-        daap.warehouse.UnsupportedWarehouseError: the snowflake warehouse is not available yet ...
+        daap.warehouse.UnsupportedWarehouseError: unsupported warehouse scheme 'postgres': ...
     """
 
     def __init__(self, url: str | Path | None = None, **options: Any) -> None:

@@ -3,7 +3,7 @@
 Importing this module does not import ``duckdb``; :class:`DuckDBClient` connects on its first query. Every load
 runs in one transaction (``BEGIN`` / ``COMMIT``, ``ROLLBACK`` on any error): stage the source, classify each row
 against ``raw_candles`` (new, changed, identical), ``MERGE`` the new and changed rows, log the counts. The SQL lives
-in ``daap/warehouse/sql/*.sql``; values are always bound as parameters.
+in ``daap/warehouse/sql/*.sql`` (:mod:`daap.warehouse.models`); values are always bound as parameters.
 
 Example:
     >>> import tempfile, pathlib
@@ -28,66 +28,31 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daap.contract import CANDLE_COLUMNS
-from daap.warehouse import LoadResult, MartsResult, UnsupportedWarehouseError, WarehouseError, quote_identifier
+from daap.warehouse import LoadResult, MartsResult, UnsupportedWarehouseError, WarehouseError
+from daap.warehouse._common import (
+    RECORD_LOAD_SQL,
+    REPEATED_KEYS_SQL,
+    SMA7_ALIAS,
+    STAGED_PAIRS_SQL,
+    LoadWindow,
+    as_lake,
+    candles_table,
+    check_staged,
+    indicator_frame,
+    indicator_select,
+    indicator_specs,
+)
+from daap.warehouse.models import read_model
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
 __all__ = ["DuckDBClient", "read_model"]
-
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
-_KEY_DATE = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
-#: The original marts' name for SMA(7) of the close.
-SMA7_ALIAS = "close_price_7_period_sma"
-
-
-def read_model(name: str) -> str:
-    """The text of a SQL model in ``daap/warehouse/sql/``.
-
-    Example:
-        >>> "CREATE OR REPLACE VIEW stg_candles" in read_model("stg_candles")
-        True
-    """
-    return (resources.files("daap.warehouse") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def _check_symbol(symbol: str) -> str:
-    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
-        raise WarehouseError(f"invalid symbol {symbol!r}: expected upper-case letters and digits, e.g. BTCUSDT")
-    return symbol
-
-
-def _check_interval(interval: str) -> str:
-    from daap.errors import InvalidIntervalError
-    from daap.intervals import Interval
-
-    try:
-        return Interval.parse(interval).name
-    except (InvalidIntervalError, TypeError) as exc:
-        raise WarehouseError(f"invalid interval {interval!r}: {exc}") from exc
-
-
-def _day(value: dt.date | str | None, name: str) -> dt.date | None:
-    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    try:
-        return dt.date.fromisoformat(value)
-    except (TypeError, ValueError) as exc:
-        raise WarehouseError(f"{name}={value!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def _utc(day: dt.date | None) -> dt.datetime | None:
-    return None if day is None else dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
 
 
 class DuckDBClient:
@@ -190,76 +155,21 @@ class DuckDBClient:
         end: dt.date | str | None = None,
     ) -> LoadResult:
         """Upsert candles into ``raw_candles`` in one transaction (see :meth:`daap.WarehouseLoader.load_candles`)."""
-        from daap.lake import Lake
-
         t0 = time.perf_counter()
-        if symbol is not None:
-            _check_symbol(symbol)
-        if interval is not None:
-            interval = _check_interval(interval)
-        first, last = _day(start, "start"), _day(end, "end")
-        if first and last and first > last:
-            raise WarehouseError(f"start {first} is after end {last}")
-        params = {
-            "symbol": symbol,
-            "interval": interval,
-            "start": _utc(first),
-            "end": _utc(last + dt.timedelta(days=1)) if last else None,
-        }
-        if isinstance(source, (str, Path)):
-            source = Lake(source)
-        if isinstance(source, Lake):
-            keys = self._lake_keys(source, symbol, interval or "1m", first, last)
-            if not keys:
-                raise WarehouseError(
-                    f"no candles in {source.uri} for interval={interval or '1m'}"
-                    + (f", symbol={symbol}" if symbol else "")
-                    + (f", {first} .. {last}" if first or last else "")
-                    + ": build them first (daap candles --lake ...)"
-                )
-            with source.local_files(keys) as paths:
+        window = LoadWindow.of(symbol, interval, start, end)
+        lake = as_lake(source)
+        if lake is not None:
+            keys = window.lake_keys(lake)
+            with lake.local_files(keys) as paths:
+                files = [str(p) for p in paths]
                 counts, deleted = self._load(
-                    "read_parquet($files)", {**params, "files": [str(p) for p in paths]}, "lake", None, prune=True
+                    "read_parquet($files)", {**window.params, "files": files}, "lake", None, prune=True
                 )
-            label = f"{source.uri} ({len(keys)} day file(s))"
+            label = f"{lake.uri} ({len(keys)} day file(s))"
         else:
-            counts, deleted = self._load("_daap_src", params, "DataFrame", self._as_arrow(source))
+            counts, deleted = self._load("_daap_src", window.params, "DataFrame", candles_table(source))
             label = "DataFrame"
         return LoadResult(*counts, seconds=time.perf_counter() - t0, source=label, deleted=deleted)
-
-    @staticmethod
-    def _lake_keys(
-        lake: Any, symbol: str | None, interval: str, first: dt.date | None, last: dt.date | None
-    ) -> list[str]:
-        prefix = f"candles/interval={interval}/" + (f"symbol={symbol}/" if symbol else "")
-        keys = []
-        for obj in lake.store.list(prefix):
-            m = _KEY_DATE.search(obj.key)
-            if not obj.key.endswith("/candles.parquet") or m is None:
-                continue
-            day = dt.date.fromisoformat(m.group(1))
-            if (first is None or day >= first) and (last is None or day <= last):
-                keys.append(obj.key)
-        return keys
-
-    @staticmethod
-    def _as_arrow(source: Any) -> Any:
-        import pandas as pd
-        import pyarrow as pa
-
-        if isinstance(source, pd.DataFrame):
-            columns = list(source.columns)
-            table = pa.Table.from_pandas(source, preserve_index=False)
-        elif isinstance(source, pa.Table):
-            columns, table = list(source.column_names), source
-        else:
-            raise WarehouseError(
-                f"cannot load {type(source).__name__}: give a candles DataFrame or Arrow table, or a daap.Lake"
-            )
-        missing = [c for c in CANDLE_COLUMNS if c not in columns]
-        if missing:
-            raise WarehouseError(f"candles lack the contract column(s) {', '.join(missing)}")
-        return table.select(list(CANDLE_COLUMNS))
 
     def _load(
         self, relation: str, params: dict[str, Any], what: str, table: Any, *, prune: bool = False
@@ -309,19 +219,8 @@ class DuckDBClient:
 
     def _check_stage(self) -> None:
         con = self.con
-        bad = con.execute(
-            "SELECT DISTINCT symbol FROM _daap_stage WHERE symbol IS NULL OR NOT regexp_full_match(symbol, ?) LIMIT 3",
-            [_SYMBOL.pattern.strip("^$")],
-        ).fetchall()
-        if bad:
-            raise WarehouseError(f"invalid symbol(s) in the candles: {', '.join(repr(b[0]) for b in bad)}")
-        for (iv,) in con.execute("SELECT DISTINCT interval FROM _daap_stage").fetchall():
-            _check_interval(iv)
-        ((repeated,),) = con.execute(
-            "SELECT count(*) - count(DISTINCT (symbol, interval, open_time)) FROM _daap_stage"
-        ).fetchall()
-        if repeated:
-            raise WarehouseError(f"the candles repeat {repeated:,} (symbol, interval, open_time) key(s)")
+        ((repeated,),) = con.execute(REPEATED_KEYS_SQL).fetchall()
+        check_staged(con.execute(STAGED_PAIRS_SQL).fetchall(), repeated)
 
     def _classify(self) -> tuple[int, int, int]:
         con = self.con
@@ -333,9 +232,7 @@ class DuckDBClient:
         self.con.execute(read_model("merge_raw_candles"))
 
     def _record(self, what: str, counts: tuple[int, int, int]) -> None:
-        self.con.execute(
-            "INSERT INTO _daap_loads VALUES (now(), ?, ?, ?, ?, ?)", [what, sum(counts), *counts]
-        )
+        self.con.execute(RECORD_LOAD_SQL, [what, sum(counts), *counts])
 
     # -------------------------------------------------------------------------------------------------- marts
     def build_marts(self, indicators: Any = None) -> MartsResult:
@@ -344,9 +241,7 @@ class DuckDBClient:
 
         t0 = time.perf_counter()
         frame, columns = self._indicator_frame(indicators)
-        select = [f"i.{quote_identifier(c)} AS {quote_identifier(c)}" for c in columns]
-        select.append(f"i.{quote_identifier('sma_7')} AS {quote_identifier(SMA7_ALIAS)}")
-        fct = read_model("fct_candle_metrics").replace("{{indicator_columns}}", ",\n    ".join(select))
+        fct = read_model("fct_candle_metrics").replace("{{indicator_columns}}", indicator_select(columns))
         con = self.con
         con.register("_daap_indicators", frame)
         con.execute("BEGIN TRANSACTION")
@@ -370,25 +265,6 @@ class DuckDBClient:
 
     def _indicator_frame(self, indicators: Any) -> tuple[Any, list[str]]:
         """Indicators of every (symbol, interval) series, computed by ``daap.indicators`` in open_time order."""
-        from daap import indicators as ind
-
-        if indicators is None:
-            specs = list(ind.DEFAULT)
-        elif isinstance(indicators, str):
-            specs = list(ind.parse(indicators))
-        else:
-            specs = list(indicators)
-        columns = [c for s in specs for c in s.columns]
-        if "sma_7" not in columns:
-            specs.append(ind.parse("sma:7")[0])
-            columns += list(specs[-1].columns)
-        for c in columns:
-            quote_identifier(c)
-        if len(set(columns)) != len(columns):
-            raise WarehouseError(f"indicator columns repeat: {', '.join(columns)}")
-        candles = self.con.execute(
-            "SELECT * FROM raw_candles ORDER BY symbol, interval, open_time"
-        ).df()
-        # daap.indicators computes each (symbol, interval) series on its own, in open_time order.
-        frame = ind.add(candles, specs)[["symbol", "interval", "open_time", *columns]]
-        return frame, columns
+        specs, columns = indicator_specs(indicators)
+        candles = self.con.execute("SELECT * FROM raw_candles ORDER BY symbol, interval, open_time").df()
+        return indicator_frame(candles, specs, columns), columns
