@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
+
+# pytest-xdist workers run with a bare __main__ (no __spec__, no __file__), which pyspark.sql.connect takes for a
+# doctest run without Spark Connect's dependencies, and answers with sys.exit(0) when pandera imports it. Give the
+# worker's __main__ a file name so pyspark sees an ordinary program.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 pytest_plugins = ["tests.spark_fixtures", "tests.snowpark_fixtures"]
 

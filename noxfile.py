@@ -11,16 +11,16 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The default test suite (a few minutes): unit, property, real-data and doctests."""
+    """The default test suite (a few minutes): unit, property, real-data and doctests, one worker per core."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and this file."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "daap", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "daap", "tests", "bench", "noxfile.py", "conftest.py")
 
 
 @nox.session(python=PYTHON)

@@ -31,6 +31,7 @@ import daap
 from daap.errors import MissingDependencyError
 from daap.warehouse import LoadResult, UnsafeIdentifierError, WarehouseError, WarehouseLoader, quote_identifier
 from daap.warehouse.snowflake import SnowflakeClient, SnowflakeConfigError, SnowflakeSetup, setup_sql
+from tests.snowflake_live import live
 from tests.test_warehouse import (  # noqa: F401 - day_candles is a fixture
     INJECTION,
     STG_COLUMNS,
@@ -54,16 +55,6 @@ ENV_KEYS = (
     "SNOWFLAKE_SCHEMA",
 )  # fmt: skip
 
-LIVE = bool(
-    os.environ.get("SNOWFLAKE_ACCOUNT")
-    and os.environ.get("SNOWFLAKE_USER")
-    and (os.environ.get("SNOWFLAKE_PASSWORD") or os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE"))
-)
-LIVE_REASON = (
-    "no Snowflake account: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PASSWORD or "
-    "SNOWFLAKE_PRIVATE_KEY_FILE to run against a real one"
-)
-live = [pytest.mark.snowflake_live, pytest.mark.skipif(not LIVE, reason=LIVE_REASON)]
 BACKENDS = [pytest.param("fakesnow", marks=pytest.mark.snowflake), pytest.param("live", marks=live)]
 
 #: fakesnow 0.12.1 runs a MERGE as CREATE TEMP TABLE merge_candidates + mutations, and records the new table's
