@@ -16,7 +16,7 @@ if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
 
 pytest_plugins = ["tests.spark_fixtures", "tests.snowpark_fixtures"]
 
-_SPARK_DOCTESTS = ("daap.engines.spark", "daap.schemas_spark")
+_SPARK_DOCTESTS = ("daap.engines.spark", "daap.schemas_spark", "daap.quality.check_spark")
 
 
 @pytest.fixture(autouse=True)

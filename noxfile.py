@@ -68,5 +68,6 @@ def bench_warehouse(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The offline demo on synthetic data: what a new user runs first."""
-    session.install("-e", ".")
+    session.install("-e", ".[dashboard]")
     session.run("daap", "demo", "--dir", str(session.create_tmp() + "/daap-demo"), *session.posargs)
+

@@ -394,36 +394,199 @@ def synth(
     click.echo(f"wrote {len(paths)} file(s), {days * trades_per_day:,} trades, to {out_dir}")
 
 
-@main.command()
-@click.option("--dir", "work_dir", default="daap-demo", show_default=True, type=click.Path(path_type=Path))
-@_synth_options
-@click.option("--interval", "-i", default="1m", show_default=True)
-def demo(
-    work_dir: Path, symbol: str, start: str, days: int, trades_per_day: int, market: str, seed: int, interval: str
-) -> None:
-    """Run the pipeline on synthetic data, offline: synth, candles, load into DuckDB, marts, then the last rows."""
-    import pyarrow.parquet as pq
+def _print_step(result: Any) -> None:
+    mark = "skip" if result.skipped else "done"
+    click.echo(f"[{mark}] {result.step:<13} {result.summary} ({result.seconds:.1f} s)")
 
-    from daap.candles import CandleBuilder
-    from daap.sources.synthetic import write_binance_files
+
+def _run_pipeline(cfg: Any, *, resume: bool, steps: tuple[str, ...] | None = None) -> Any:
+    from daap.pipeline import PipelineError, QualityGateError, run
+
+    try:
+        return run(cfg, resume=resume, steps=steps or None, on_step=_print_step)
+    except QualityGateError as exc:
+        click.echo(f"quality gate: {exc}", err=True)
+        raise SystemExit(1) from exc
+    except PipelineError as exc:
+        raise click.ClickException(f"{exc} (fix it, then run the same command again: finished steps are kept)") from exc
+
+
+@main.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="daap.toml (top-level keys or a [pipeline] table); flags override it.",
+)
+@click.option("--symbol", "symbols", multiple=True, help="Symbol (repeat for several).")
+@click.option("--month", "months", multiple=True, help="Month YYYY-MM (repeat for several), instead of --start/--end.")
+@click.option("--start", default=None, help="First UTC day (YYYY-MM-DD).")
+@click.option("--end", default=None, help="Last UTC day (YYYY-MM-DD).")
+@click.option("--market", default=None, type=click.Choice(["spot", "um"]))
+@click.option("--source", default=None, type=click.Choice(["binance", "synthetic"]), help="Download or generate.")
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--engine", default=None, help="Candle engine: pandas, spark, snowpark.")
+@click.option("--interval", "intervals", multiple=True, help="Candle interval (repeat for several).")
+@click.option("--indicators", default=None, help='Indicators of the marts, e.g. "sma:7,ema:21,rsi:14".')
+@click.option("--work-dir", default=None, help="Downloads, run state, report and dashboard (default ./daap-work).")
+@click.option("--step", "steps", multiple=True, help="Run only this step (repeat for several).")
+@click.option("--no-resume", is_flag=True, help="Redo every step, even those an earlier run finished.")
+def run_cmd(
+    config_path: Path | None,
+    symbols: tuple[str, ...],
+    months: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    market: str | None,
+    source: str | None,
+    lake_uri: str | None,
+    warehouse_url: str | None,
+    engine: str | None,
+    intervals: tuple[str, ...],
+    indicators: str | None,
+    work_dir: str | None,
+    steps: tuple[str, ...],
+    no_resume: bool,
+) -> None:
+    """Run the pipeline: download, ingest, candles, load, marts, quality check, dashboard.
+
+    Finished steps are remembered (per configuration) in the work dir, so a rerun after a failure resumes. Exit
+    code 1 when the quality check finds an error.
+    """
+    from daap.pipeline import ConfigError, PipelineConfig
+
+    flags = {
+        "symbols": symbols or None, "months": months or None, "start": start, "end": end, "market": market,
+        "source": source, "lake": lake_uri, "warehouse": warehouse_url, "engine": engine,
+        "intervals": intervals or None, "indicators": indicators, "work_dir": work_dir,
+    }  # fmt: skip
+    try:
+        if config_path is not None:
+            cfg = PipelineConfig.from_toml(config_path, **flags)
+        else:
+            cfg = PipelineConfig.from_mapping({}, **flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    result = _run_pipeline(cfg, resume=not no_resume, steps=steps)
+    click.echo(f"pipeline done in {result.seconds:.1f} s")
+
+
+@main.command()
+@click.option("--lake", "lake_uri", default=None, help="Also reconcile the lake's candles with its trades.")
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--symbol", default=None, help="With --lake: the symbol to reconcile (default: every symbol).")
+@click.option("--interval", "-i", default="1m", show_default=True, help="With --lake: the interval.")
+@click.option("--start", default=None, help="First expected UTC day (YYYY-MM-DD).")
+@click.option("--end", default=None, help="Last expected UTC day (YYYY-MM-DD).")
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JSON here.",
+)
+def check(
+    lake_uri: str | None,
+    warehouse_url: str | None,
+    symbol: str | None,
+    interval: str,
+    start: str | None,
+    end: str | None,
+    json_path: Path | None,
+) -> None:
+    """Run the data quality checks; print the findings; exit 1 on an error-severity finding."""
+    from daap import quality
     from daap.warehouse import WarehouseLoader
 
-    config = _synth_config(symbol, start, days, trades_per_day, market, seed)
-    raw = work_dir / "raw"
-    paths = write_binance_files(raw, config, zipped=True)
-    click.echo(f"1/4 synth: {len(paths)} Binance-format zip(s) with .CHECKSUM in {raw}")
-    out = work_dir / "candles" / f"{symbol}-{interval}.parquet"
-    summary = CandleBuilder(interval, validate=True).build_files(paths, out)
-    click.echo(f"2/4 candles: {_summary_line(summary)}")
-    with WarehouseLoader(f"duckdb:///{work_dir / 'daap.duckdb'}") as wh:
-        click.echo(f"3/4 load into DuckDB: {wh.load_candles(pq.read_table(out))}")
-        click.echo(f"4/4 marts: {wh.build_marts('sma:7,ema:21,rsi:14')}")
+    day0, day1 = _date(start, "--start"), _date(end, "--end")
+    try:
+        with WarehouseLoader(warehouse_url) as wh:
+            report = quality.check_warehouse(wh, expected_start=day0, expected_end=day1)
+        if lake_uri is not None:
+            the_lake = _lake(lake_uri)
+            names = [symbol] if symbol else sorted({m.symbol for m in the_lake.manifests()})
+            for name in names:
+                report.extend(quality.check_lake(the_lake, name, interval=interval, start=day0, end=day1,
+                                                 checks=["reconciliation"]))  # fmt: skip
+    except DaapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for f in report.findings:
+        mark = "ok  " if f.passed else ("FAIL" if f.severity == "error" else "warn")
+        click.echo(f"{mark} {f.check:<20} {f.target:<18} {f.message}")
+    click.echo(report.summary())
+    if json_path is not None:
+        report.to_json(json_path)
+        click.echo(f"report: {json_path}")
+    if report.errors:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--warehouse", "warehouse_url", default=None, help=_WAREHOUSE_HELP)
+@click.option("--symbol", default=None, help="Default: the first symbol in the marts.")
+@click.option("--interval", "-i", default="1m", show_default=True)
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A quality report (daap check --json) to show on the page.",
+)
+@click.option("-o", "--output", default="dashboard.html", show_default=True, type=click.Path(path_type=Path))
+def dashboard(
+    warehouse_url: str | None, symbol: str | None, interval: str, report_path: Path | None, output: Path
+) -> None:
+    """Write a self-contained HTML dashboard (candles, indicators, daily stats, quality status)."""
+    import json
+
+    from daap.dashboard import dashboard_from_warehouse
+    from daap.warehouse import WarehouseLoader
+
+    report = json.loads(report_path.read_text()) if report_path else None
+    try:
+        with WarehouseLoader(warehouse_url) as wh:
+            out = dashboard_from_warehouse(wh, output, symbol=symbol, interval=interval, report=report)
+    except DaapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"dashboard: {out}")
+
+
+@main.command()
+@click.option("--dir", "work_dir", default="daap-demo", show_default=True, type=click.Path(path_type=Path))
+@click.option("--symbol", "symbols", multiple=True, default=("BTCUSDT", "ETHUSDT"), show_default=True)
+@click.option("--start", default="2025-05-01", show_default=True, help="First UTC day (YYYY-MM-DD).")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--trades-per-day", default=50_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--interval", "-i", default="1m", show_default=True)
+def demo(work_dir: Path, symbols: tuple[str, ...], start: str, days: int, trades_per_day: int, interval: str) -> None:
+    """The whole pipeline on synthetic data, offline, with the embedded defaults (local lake, pandas, DuckDB)."""
+    from daap.pipeline import ConfigError, PipelineConfig
+
+    day0 = _date(start, "--start")
+    assert day0 is not None
+    try:
+        cfg = PipelineConfig.from_mapping({
+            "symbols": list(symbols), "start": day0, "end": day0 + dt.timedelta(days=days - 1), "source": "synthetic",
+            "trades_per_day": trades_per_day, "lake": str(work_dir / "lake"),
+            "warehouse": f"duckdb:///{work_dir / 'daap.duckdb'}", "work_dir": str(work_dir), "intervals": [interval],
+        })  # fmt: skip
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    result = _run_pipeline(cfg, resume=True)
+    from daap.warehouse import WarehouseLoader
+
+    with WarehouseLoader(cfg.warehouse) as wh:
         last = wh.sql(
-            "SELECT candle_start_time, close_price, trading_volume, close_price_7_period_sma, ema_21, rsi_14 "
-            "FROM fct_candle_metrics ORDER BY symbol, interval, candle_start_time DESC LIMIT 5"
+            "SELECT symbol, candle_start_time, close_price, trading_volume, close_price_7_period_sma, rsi_14 "
+            "FROM fct_candle_metrics ORDER BY symbol, interval, candle_start_time DESC LIMIT 3"
         )
     click.echo(f"last rows of fct_candle_metrics in {work_dir / 'daap.duckdb'}:")
     click.echo(last.iloc[::-1].round(4).to_string(index=False))
+    click.echo(f"done in {result.seconds:.1f} s")
+    click.echo(f"quality report: {cfg.report_path}")
+    for sym in cfg.symbols:
+        click.echo(f"dashboard ({sym}): {cfg.dashboard_path(sym)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -43,7 +44,9 @@ def test_no_fill_gaps_flag(data_dir: Path, tmp_path: Path) -> None:
 
 def test_bad_input_exits_nonzero_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "BTCUSDT-trades-2025-01-01.csv"
-    bad.write_text("4359935386,93576.0,0.1,127.2,1735689600010866,True,True\n4359935387,x,0.1,1,1735689600010866,True,True\n")
+    bad.write_text(
+        "4359935386,93576.0,0.1,127.2,1735689600010866,True,True\n4359935387,x,0.1,1,1735689600010866,True,True\n"
+    )
     res = run("candles", str(bad), "-o", str(tmp_path / "out.parquet"))
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [f"error: {bad}, line 2, column 'price': expected a number, got 'x'"]
@@ -87,11 +90,42 @@ def test_synth_futures_then_candles(tmp_path: Path) -> None:
 
 
 def test_demo(tmp_path: Path) -> None:
-    res = run("demo", "--dir", str(tmp_path / "demo"), "--trades-per-day", "20000")
+    work = tmp_path / "demo"
+    res = run("demo", "--dir", str(work), "--days", "2", "--trades-per-day", "5000")
     assert res.returncode == 0, res.stderr
-    assert "1/4 synth" in res.stdout and "2/4 candles: 20,000 trades" in res.stdout
-    assert "3/4 load into DuckDB: 1,440 candles" in res.stdout and "fct_candle_metrics" in res.stdout
-    assert (tmp_path / "demo" / "candles" / "BTCUSDT-1m.parquet").exists()
+    for step in ("download", "ingest", "build_candles", "load", "build_marts", "check", "dashboard"):
+        assert f"[done] {step}" in res.stdout
+    assert "4 file(s) generated" in res.stdout and "fct_candle_metrics" in res.stdout
+    assert f"quality report: {work / 'quality.json'}" in res.stdout
+    for sym in ("BTCUSDT", "ETHUSDT"):
+        assert (work / f"dashboard-{sym}.html").exists() and f"dashboard ({sym})" in res.stdout
+    again = run("demo", "--dir", str(work), "--days", "2", "--trades-per-day", "5000")
+    assert again.returncode == 0 and again.stdout.count("[skip]") == 7  # a rerun resumes
+
+
+def test_run_check_and_dashboard_commands(tmp_path: Path) -> None:
+    toml = tmp_path / "daap.toml"
+    toml.write_text(
+        f'symbols = ["BTCUSDT"]\nstart = "2025-01-01"\nend = "2025-01-01"\nsource = "synthetic"\n'
+        f'trades_per_day = 3000\nlake = "{tmp_path / "lake"}"\nwork_dir = "{tmp_path / "work"}"\n'
+        f'warehouse = "duckdb:///{tmp_path / "w.duckdb"}"\ndashboard = false\n'
+    )
+    res = run("run", "--config", str(toml), "--indicators", "sma:7,rsi:14")
+    assert res.returncode == 0, res.stderr
+    assert "[done] check" in res.stdout and "[skip] dashboard" in res.stdout
+    wh = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    out = tmp_path / "report.json"
+    res = run("check", "--warehouse", wh, "--lake", str(tmp_path / "lake"), "--json", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "reconciliation" in res.stdout and json.loads(out.read_text())["status"] in ("pass", "warn")
+    res = run("dashboard", "--warehouse", wh, "--report", str(out), "-o", str(tmp_path / "d.html"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "d.html").exists()
+    run("sql", "UPDATE raw_candles SET high = low - 1 WHERE trades > 0", "--warehouse", wh)
+    res = run("check", "--warehouse", wh)
+    assert res.returncode == 1 and "FAIL ohlc_order" in res.stdout
+    bad = run("run", "--config", str(toml), "--market", "coin")
+    assert bad.returncode == 2 and "coin" in bad.stderr
 
 
 def test_bad_synth_arguments_are_usage_errors(tmp_path: Path) -> None:

@@ -398,7 +398,7 @@ def test_cli_load_marts_sql(tmp_path: Path, lake_dir: Path, lake_candles: pd.Dat
 def test_demo_runs_to_the_marts(tmp_path: Path) -> None:
     from daap.cli import main
 
-    res = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path), "--trades-per-day", "20000"])
+    res = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path), "--symbol", "BTCUSDT", "--days", "1"])
     assert res.exit_code == 0, res.output
     assert "fct_candle_metrics" in res.output and "close_price_7_period_sma" in res.output
     with WarehouseLoader(tmp_path / "daap.duckdb") as wh:

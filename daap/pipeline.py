@@ -1,0 +1,588 @@
+"""The pipeline as plain, typed, idempotent steps, and :func:`run` to chain them with resume.
+
+``download → ingest → build_candles → load → build_marts → check → dashboard``: each step takes a
+:class:`PipelineConfig`, does its work (skipping what is already done: downloads verified by checksum, ingests by
+content digest, candle days overwritten in place, loads merged), and returns a :class:`StepResult`. The CLI
+(``daap run``), the Airflow example and any orchestrator call these same functions.
+
+Configuration comes from ``daap.toml`` (top-level keys, or a ``[pipeline]`` table) or a mapping; an unknown key or a
+bad value is a :class:`ConfigError` naming the key.
+
+Example:
+    >>> import tempfile
+    >>> work = tempfile.mkdtemp()
+    >>> cfg = PipelineConfig.from_mapping({
+    ...     "symbols": ["BTCUSDT"], "start": "2025-01-01", "end": "2025-01-01", "source": "synthetic",
+    ...     "trades_per_day": 2000, "lake": f"{work}/lake", "warehouse": f"duckdb:///{work}/daap.duckdb",
+    ...     "work_dir": work, "dashboard": False})
+    >>> [r.step for r in run(cfg).steps]
+    ['download', 'ingest', 'build_candles', 'load', 'build_marts', 'check', 'dashboard']
+    >>> [r.skipped for r in run(cfg).steps]   # a rerun resumes: everything was done
+    [True, True, True, True, True, True, True]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daap.errors import DaapError
+
+__all__ = [
+    "STEPS",
+    "ConfigError",
+    "PipelineConfig",
+    "PipelineError",
+    "QualityGateError",
+    "RunResult",
+    "StepResult",
+    "build_candles",
+    "build_marts",
+    "check",
+    "dashboard",
+    "download",
+    "ingest",
+    "load",
+    "run",
+]
+
+
+class ConfigError(DaapError, ValueError):
+    """A bad pipeline configuration; the message names the key."""
+
+
+class PipelineError(DaapError):
+    """A step failed; ``step`` names it. Rerunning resumes from that step."""
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step = step
+        super().__init__(f"step {step!r} failed: {message}")
+
+
+class QualityGateError(PipelineError):
+    """The quality checks found an ``error``; the report was written first."""
+
+    def __init__(self, summary: str, report_path: str) -> None:
+        self.report_path = report_path
+        super().__init__("check", f"{summary}; report: {report_path}")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step did.
+
+    Attributes:
+        step: the step's name.
+        ok: it finished.
+        skipped: nothing to do (already done in an earlier run, or switched off).
+        seconds: wall time.
+        summary: one line for people.
+        details: counts and paths (JSON-serializable).
+    """
+
+    step: str
+    ok: bool
+    skipped: bool
+    seconds: float
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (for XCom, JSON, logs)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The steps of one :func:`run`, in order."""
+
+    steps: list[StepResult]
+
+    @property
+    def seconds(self) -> float:
+        """Total wall time."""
+        return sum(s.seconds for s in self.steps)
+
+
+_SOURCES = ("binance", "synthetic")
+_MARKETS = ("spot", "um")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a run needs. Build it with :meth:`from_mapping` or :meth:`from_toml` (they validate).
+
+    Attributes:
+        symbols: upper-case symbols.
+        market: ``spot`` or ``um``.
+        start: first UTC day (inclusive); with ``end``. Or give ``months``.
+        end: last UTC day (inclusive).
+        months: ``YYYY-MM`` months, instead of ``start``/``end``.
+        source: ``binance`` (download from ``base_url``) or ``synthetic`` (generated offline).
+        base_url: Binance public-data base URL (default ``$DAAP_BINANCE_BASE_URL`` or data.binance.vision).
+        trades_per_day: synthetic trades per day and symbol.
+        seed: synthetic seed.
+        lake: lake URI (local path or ``s3://``).
+        work_dir: downloads, run state, default report and dashboard.
+        engine: candle engine (``pandas``, ``spark``, ``snowpark``).
+        warehouse: warehouse URL.
+        intervals: candle intervals.
+        indicators: indicator spec string for the marts.
+        checks: quality check names (None: all).
+        min_halt: shortest run of zero-trade candles reported as a halt.
+        report: quality report path (default ``work_dir/quality.json``).
+        dashboard: dashboard path (default ``work_dir/dashboard.html``), or False for none.
+    """
+
+    symbols: tuple[str, ...] = ("BTCUSDT",)
+    market: str = "spot"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    months: tuple[str, ...] = ()
+    source: str = "binance"
+    base_url: str | None = None
+    trades_per_day: int = 20_000
+    seed: int = 0
+    lake: str = "./daap-lake"
+    work_dir: str = "./daap-work"
+    engine: str = "pandas"
+    warehouse: str = "duckdb:///daap.duckdb"
+    intervals: tuple[str, ...] = ("1m",)
+    indicators: str = "sma:7,ema:21,rsi:14,macd,bb:20:2"
+    checks: tuple[str, ...] | None = None
+    min_halt: int = 30
+    report: str | None = None
+    dashboard: str | bool | None = None
+
+    # --------------------------------------------------------------------------------------------- construction
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], **overrides: Any) -> PipelineConfig:
+        """Validate a mapping (e.g. parsed TOML, DAG params); ``overrides`` win over it (None values are ignored).
+
+        Raises:
+            ConfigError: an unknown key or a bad value, naming the key.
+        """
+        merged = {**dict(data), **{k: v for k, v in overrides.items() if v is not None}}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        values: dict[str, Any] = {}
+        for key, value in merged.items():
+            values[key] = _coerce(key, value)
+        cfg = cls(**values)
+        cfg._validate()
+        return cfg
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> PipelineConfig:
+        """Read ``daap.toml``: top-level keys or a ``[pipeline]`` table.
+
+        Raises:
+            ConfigError: unreadable TOML, or a bad key (the message names the file too).
+        """
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        table = data.get("pipeline", data)
+        try:
+            return cls.from_mapping(table, **overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-serializable; :meth:`from_mapping` reads it back."""
+        out = dataclasses.asdict(self)
+        for key in ("start", "end"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+    def _validate(self) -> None:
+        if not self.symbols:
+            raise ConfigError("symbols: give at least one symbol")
+        if self.market not in _MARKETS:
+            raise ConfigError(f"market: {self.market!r} is not one of {_MARKETS}")
+        if self.source not in _SOURCES:
+            raise ConfigError(f"source: {self.source!r} is not one of {_SOURCES}")
+        if self.months and (self.start or self.end):
+            raise ConfigError("months: give either months or start/end, not both")
+        if not self.months and not (self.start and self.end):
+            raise ConfigError("start/end: give both days (YYYY-MM-DD), or months = ['YYYY-MM']")
+        if self.start and self.end and self.end < self.start:
+            raise ConfigError(f"end: {self.end} is before start {self.start}")
+        from daap.intervals import Interval
+
+        for iv in self.intervals:
+            try:
+                Interval.parse(iv)
+            except DaapError as exc:
+                raise ConfigError(f"intervals: {exc}") from exc
+        from daap import indicators
+
+        try:
+            indicators.parse(self.indicators)
+        except DaapError as exc:
+            raise ConfigError(f"indicators: {exc}") from exc
+        if self.checks is not None:
+            from daap.quality import QualityError, _selected
+
+            try:
+                _selected(self.checks)
+            except QualityError as exc:
+                raise ConfigError(f"checks: {exc}") from exc
+
+    # ------------------------------------------------------------------------------------------------- derived
+    @property
+    def days(self) -> list[dt.date]:
+        """Every UTC day of the run, in order."""
+        if self.months:
+            out: list[dt.date] = []
+            for m in self.months:
+                first = dt.date.fromisoformat(f"{m}-01")
+                nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+                out += [first + dt.timedelta(days=i) for i in range((nxt - first).days)]
+            return sorted(set(out))
+        assert self.start and self.end
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first day."""
+        return self.days[0]
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last day."""
+        return self.days[-1]
+
+    @property
+    def report_path(self) -> Path:
+        """Where the quality report goes."""
+        return Path(self.report) if self.report else Path(self.work_dir) / "quality.json"
+
+    def dashboard_path(self, symbol: str) -> Path | None:
+        """Where a symbol's dashboard goes (``-SYMBOL`` added when there are several symbols), or None."""
+        if self.dashboard is False:
+            return None
+        base = Path(self.dashboard) if isinstance(self.dashboard, str) else Path(self.work_dir) / "dashboard.html"
+        return base if len(self.symbols) == 1 else base.with_name(f"{base.stem}-{symbol}{base.suffix}")
+
+    @property
+    def downloads(self) -> Path:
+        """Where downloaded (or generated) Binance files are kept."""
+        return Path(self.work_dir) / "downloads" / self.market
+
+    def fingerprint(self) -> str:
+        """A short digest of the configuration: the identity of a run for resuming."""
+        return hashlib.sha256(json.dumps(self.to_mapping(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _coerce(key: str, value: Any) -> Any:
+    try:
+        if key in ("symbols", "intervals", "months"):
+            items = [value] if isinstance(value, str) else list(value)
+            items = [str(v).strip() for v in items if str(v).strip()]
+            if key == "symbols":
+                items = [v.upper() for v in items]
+            if key == "months":
+                for m in items:
+                    dt.date.fromisoformat(f"{m}-01")
+            return tuple(items)
+        if key == "checks":
+            return None if value is None else tuple([value] if isinstance(value, str) else value)
+        if key in ("start", "end"):
+            if value in (None, ""):
+                return None
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+        if key in ("trades_per_day", "seed", "min_halt"):
+            if isinstance(value, bool) or int(value) != value or int(value) < 0:
+                raise ValueError("a non-negative integer")
+            return int(value)
+        if key == "dashboard":
+            return value if isinstance(value, bool) or value is None else str(value)
+        if key == "base_url" or key == "report":
+            return None if value is None else str(value)
+        if not isinstance(value, str):
+            raise ValueError("a string")
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: bad value {value!r} ({exc})") from exc
+
+
+# ------------------------------------------------------------------------------------------------------- steps
+def _timed(step: str, fn: Callable[[], tuple[str, dict[str, Any], bool]]) -> StepResult:
+    started = time.perf_counter()
+    try:
+        summary, details, skipped = fn()
+    except PipelineError:
+        raise
+    except DaapError as exc:
+        raise PipelineError(step, str(exc)) from exc
+    return StepResult(step, True, skipped, time.perf_counter() - started, summary, details)
+
+
+def _files_for(cfg: PipelineConfig, symbol: str) -> list[Path]:
+    return [cfg.downloads / symbol / f"{symbol}-trades-{day.isoformat()}.zip" for day in cfg.days]
+
+
+def download(cfg: PipelineConfig) -> StepResult:
+    """Fetch the Binance daily trade zips (and their ``.CHECKSUM``) into ``work_dir/downloads``, or generate them.
+
+    Files already present with a matching checksum are kept (``cached``); partial downloads resume.
+    """
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        from daap import download as dl
+
+        fetched = cached = 0
+        for i, symbol in enumerate(cfg.symbols):
+            files = _files_for(cfg, symbol)
+            if cfg.source == "synthetic":
+                from daap.sources.synthetic import SyntheticConfig, write_binance_files
+
+                missing = [f for f in files if not (f.exists() and Path(f"{f}.CHECKSUM").exists())]
+                cached += len(files) - len(missing)
+                if missing:
+                    # All days of the symbol in one go, so trade ids run on from day to day as Binance's do; the
+                    # generator is deterministic, so files already there are rewritten with the same bytes.
+                    span = (cfg.last_day - cfg.first_day).days + 1
+                    synth = SyntheticConfig(
+                        symbol=symbol, start=cfg.first_day, days=span, trades_per_day=cfg.trades_per_day,
+                        market=cfg.market, seed=cfg.seed + 1000 * i,  # type: ignore[arg-type]
+                    )  # fmt: skip
+                    write_binance_files(files[0].parent, synth, zipped=True)
+                    fetched += len(missing)
+                continue
+            base = dl.resolve_base_url(cfg.base_url).rstrip("/")
+            jobs = [
+                (f"{base}/{dl.binance_path(symbol, market=cfg.market, date=dt.date.fromisoformat(f.stem[-10:]))}", f)  # type: ignore[arg-type]
+                for f in files
+            ]
+            for f in files:
+                f.parent.mkdir(parents=True, exist_ok=True)
+            results = dl.download_many([(u, str(f)) for u, f in jobs], verify=True)
+            failed = [(u, r) for (u, _), r in zip(jobs, results, strict=True) if isinstance(r, Exception)]
+            if failed:
+                raise DaapError("; ".join(f"{u}: {r}" for u, r in failed[:5]) + (" ..." if len(failed) > 5 else ""))
+            for r in results:
+                if getattr(r, "cached", False):
+                    cached += 1
+                else:
+                    fetched += 1
+        what = "generated" if cfg.source == "synthetic" else "downloaded"
+        summary = f"{fetched} file(s) {what}, {cached} already there, in {cfg.downloads}"
+        return summary, {"fetched": fetched, "cached": cached, "dir": str(cfg.downloads)}, fetched == 0
+
+    return _timed("download", work)
+
+
+def ingest(cfg: PipelineConfig) -> StepResult:
+    """Ingest the downloaded files into the lake (checksum verified; a file already ingested is ``unchanged``)."""
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        from daap.ingest import Ingestor
+
+        ingestor = Ingestor(cfg.lake, progress=False)
+        ingested = unchanged = rows = quarantined = 0
+        for symbol in cfg.symbols:
+            for f in _files_for(cfg, symbol):
+                if not f.exists():
+                    raise DaapError(f"{f} is missing: run the download step first")
+                sidecar = Path(f"{f}.CHECKSUM")
+                checksum = sidecar.read_text() if sidecar.exists() else None
+                m = ingestor.ingest_file(f, symbol=symbol, market=cfg.market, checksum=checksum)
+                if m.status == "unchanged":
+                    unchanged += 1
+                else:
+                    ingested += 1
+                    rows += m.rows_written
+                    quarantined += m.rows_quarantined
+        summary = f"{ingested} file(s) ingested ({rows:,} trades, {quarantined:,} quarantined), {unchanged} unchanged"
+        details = {"ingested": ingested, "unchanged": unchanged, "rows": rows, "quarantined": quarantined}
+        return summary, details, ingested == 0
+
+    return _timed("ingest", work)
+
+
+def build_candles(cfg: PipelineConfig) -> StepResult:
+    """Build each symbol's candles for every interval from the lake's bronze trades into its candles zone."""
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        from daap.candles import CandleBuilder
+
+        built: list[dict[str, Any]] = []
+        for symbol in cfg.symbols:
+            for iv in cfg.intervals:
+                s = CandleBuilder(iv, engine=cfg.engine).build_lake(
+                    cfg.lake, symbol, market=cfg.market, start=cfg.first_day, end=cfg.last_day
+                )
+                built.append({"symbol": symbol, "interval": iv, "candles": s.candles_out, "trades": s.rows_in})
+        total = sum(b["candles"] for b in built)
+        return f"{total:,} candles ({len(built)} series) with the {cfg.engine} engine", {"series": built}, False
+
+    return _timed("build_candles", work)
+
+
+def load(cfg: PipelineConfig) -> StepResult:
+    """Upsert the lake's candles of the run's days into the warehouse (a rerun inserts nothing)."""
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        from daap.lake import Lake
+        from daap.warehouse import WarehouseLoader
+
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        with WarehouseLoader(cfg.warehouse) as wh:
+            for symbol in cfg.symbols:
+                for iv in cfg.intervals:
+                    r = wh.load_candles(Lake(cfg.lake), symbol=symbol, interval=iv, start=cfg.first_day,
+                                        end=cfg.last_day)  # fmt: skip
+                    for k in counts:
+                        counts[k] += getattr(r, k)
+        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        return f"{summary} into {cfg.warehouse}", counts, False
+
+    return _timed("load", work)
+
+
+def build_marts(cfg: PipelineConfig) -> StepResult:
+    """(Re)build ``stg_candles`` and ``fct_candle_metrics`` with the configured indicators."""
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        from daap.warehouse import WarehouseLoader
+
+        with WarehouseLoader(cfg.warehouse) as wh:
+            r = wh.build_marts(cfg.indicators)
+        return str(r), {"rows": r.rows, "indicator_columns": list(r.indicator_columns)}, False
+
+    return _timed("build_marts", work)
+
+
+def check(cfg: PipelineConfig) -> StepResult:
+    """Run the quality checks on the warehouse and reconcile each symbol with the lake; write the JSON report.
+
+    Raises:
+        QualityGateError: an ``error``-severity check failed (the report is written first).
+    """
+    started = time.perf_counter()
+    try:
+        report = quality_report(cfg)
+    except DaapError as exc:
+        raise PipelineError("check", str(exc)) from exc
+    path = cfg.report_path
+    report.to_json(path)
+    if report.errors:
+        raise QualityGateError(report.summary(), str(path))
+    details = {"status": report.status, "report": str(path), "summary": report.summary()}
+    return StepResult("check", True, False, time.perf_counter() - started, report.summary(), details)
+
+
+def quality_report(cfg: PipelineConfig) -> Any:
+    """The :class:`~daap.quality.QualityReport` of the run's warehouse and lake (without writing or raising)."""
+    from daap import quality
+    from daap.warehouse import WarehouseLoader
+
+    with WarehouseLoader(cfg.warehouse) as wh:
+        report = quality.check_warehouse(
+            wh, checks=cfg.checks, expected_start=cfg.first_day, expected_end=cfg.last_day, min_halt=cfg.min_halt
+        )
+    for symbol in cfg.symbols:
+        for iv in cfg.intervals:
+            lake_report = quality.check_lake(
+                cfg.lake, symbol, market=cfg.market, interval=iv, start=cfg.first_day, end=cfg.last_day,
+                checks=["reconciliation"] if cfg.checks is None or "reconciliation" in cfg.checks else [],
+            )  # fmt: skip
+            report.extend(lake_report)
+    return report
+
+
+def dashboard(cfg: PipelineConfig) -> StepResult:
+    """Write one self-contained HTML dashboard per symbol (first interval), with the quality report's status."""
+
+    def work() -> tuple[str, dict[str, Any], bool]:
+        if cfg.dashboard is False:
+            return "dashboard switched off", {}, True
+        from daap.dashboard import dashboard_from_warehouse
+
+        report = json.loads(cfg.report_path.read_text()) if cfg.report_path.exists() else None
+        paths = []
+        for symbol in cfg.symbols:
+            out = cfg.dashboard_path(symbol)
+            assert out is not None
+            dashboard_from_warehouse(cfg.warehouse, out, symbol=symbol, interval=cfg.intervals[0], report=report)
+            paths.append(str(out))
+        return f"{len(paths)} dashboard(s): {', '.join(paths)}", {"paths": paths}, False
+
+    return _timed("dashboard", work)
+
+
+#: The steps, in order.
+STEPS: dict[str, Callable[[PipelineConfig], StepResult]] = {
+    "download": download,
+    "ingest": ingest,
+    "build_candles": build_candles,
+    "load": load,
+    "build_marts": build_marts,
+    "check": check,
+    "dashboard": dashboard,
+}
+
+
+def _state_path(cfg: PipelineConfig) -> Path:
+    return Path(cfg.work_dir) / "runs" / f"{cfg.fingerprint()}.json"
+
+
+def run(
+    cfg: PipelineConfig,
+    *,
+    resume: bool = True,
+    steps: Sequence[str] | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> RunResult:
+    """Run the steps in order. A step that finished in an earlier run of the same configuration is skipped.
+
+    Args:
+        cfg: the configuration.
+        resume: skip steps an earlier run of the same configuration finished (False: redo all).
+        steps: run only these steps (in pipeline order).
+        on_step: called with each step's result as it finishes (progress).
+
+    Raises:
+        PipelineError: a step failed (``.step`` names it); the steps before it stay done, so a rerun resumes there.
+        QualityGateError: an ``error`` finding; fix the data, then rerun (the check runs again).
+    """
+    chosen = list(STEPS) if steps is None else [s for s in STEPS if s in steps]
+    unknown = sorted(set(steps or []) - set(STEPS))
+    if unknown:
+        raise ConfigError(f"steps: unknown {unknown}; known {list(STEPS)}")
+    state_path = _state_path(cfg)
+    done: dict[str, Any] = {}
+    if resume and state_path.exists():
+        done = json.loads(state_path.read_text()).get("done", {})
+    results: list[StepResult] = []
+    for name in chosen:
+        if name in done:
+            result = StepResult(name, True, True, 0.0, f"done in an earlier run: {done[name]}")
+        else:
+            result = STEPS[name](cfg)
+            done[name] = result.summary
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = state_path.with_name(f".{state_path.name}.tmp")
+            tmp.write_text(json.dumps({"config": cfg.to_mapping(), "done": done}, indent=2))
+            tmp.replace(state_path)
+        results.append(result)
+        if on_step is not None:
+            on_step(result)
+    return RunResult(results)
