@@ -1,4 +1,4 @@
-"""nox sessions, one per concern. `nox` alone runs what CI runs: lint, typecheck, tests, the demo and the Airflow DAG."""
+"""nox sessions, one per concern. `nox` alone runs what CI runs: lint, typecheck, tests, the demo, the Airflow DAG."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and this file."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "daap", "tests", "bench", "noxfile.py", "conftest.py")
+    session.run("ruff", "check", "daap", "tests", "bench", "examples", "noxfile.py", "conftest.py")
 
 
 @nox.session(python=PYTHON)
