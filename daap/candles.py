@@ -47,7 +47,11 @@ class CandleBuilder:
     """
 
     def __init__(
-        self, interval: str | Interval = "1m", engine: str | Engine = "pandas", *, fill_gaps: bool = True,
+        self,
+        interval: str | Interval = "1m",
+        engine: str | Engine = "pandas",
+        *,
+        fill_gaps: bool = True,
         validate: bool = False,
     ) -> None:
         self.interval = Interval.parse(interval)
@@ -90,7 +94,9 @@ class CandleBuilder:
     ) -> BuildSummary:
         """Build candles from the lake's bronze trades and write them to its ``candles/`` zone, one part per day.
 
-        Rebuilding a range overwrites the same day objects, so reruns never duplicate.
+        Rebuilding a range overwrites the same day objects, so reruns never duplicate. Building by parts (May 1-15,
+        then May 16-31) gives the same files as one build: the neighbouring days already in the lake are rewritten
+        with the gap rows across the edges (engines with their own ``build_lake``, such as Spark, do not stitch yet).
 
         Raises:
             DaapError: when the lake holds no bronze trades for the symbol and range.
@@ -99,6 +105,8 @@ class CandleBuilder:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
+        from daap._stitch import stitch
+        from daap.contract import CANDLES_SCHEMA
         from daap.errors import DaapError
         from daap.lake import Lake
 
@@ -106,8 +114,15 @@ class CandleBuilder:
         engine_build = getattr(self.engine, "build_lake", None)
         if engine_build is not None:  # e.g. Spark reads and writes the lake itself, on the cluster
             return engine_build(  # type: ignore[no-any-return]
-                the_lake, symbol, self.interval, market=market, start=start, end=end, fill_gaps=self.fill_gaps,
-                validate=self.validate, **options,
+                the_lake,
+                symbol,
+                self.interval,
+                market=market,
+                start=start,
+                end=end,
+                fill_gaps=self.fill_gaps,
+                validate=self.validate,
+                **options,
             )
         keys = the_lake.bronze_keys(symbol, market=market, start=start, end=end)
         if not keys:
@@ -118,9 +133,16 @@ class CandleBuilder:
             summary = self.build_files(paths, out, **options)
             table = pq.read_table(out)
             days = pc.strftime(table.column("open_time"), format="%Y-%m-%d")
-            for day in sorted({str(d) for d in days.to_pylist()}):
+            frames = {
+                day: table.filter(pc.equal(days, pa.scalar(day))).to_pandas()
+                for day in sorted({str(d) for d in days.to_pylist()})
+            }
+            if self.fill_gaps:  # gap rows across the range's edges, as one build of everything would make them
+                frames = stitch(the_lake, symbol, self.interval, frames)
+            for day, frame in frames.items():
                 part = Path(tmp) / f"{day}.parquet"
-                pq.write_table(table.filter(pc.equal(days, pa.scalar(day))), part, compression="zstd")
+                day_table = pa.Table.from_pandas(frame, schema=CANDLES_SCHEMA, preserve_index=False)
+                pq.write_table(day_table, part, compression="zstd")
                 the_lake.store.put_file(part, the_lake.candles_key(self.interval.name, symbol, day))
         zone = f"{the_lake.uri}/candles/interval={self.interval.name}/symbol={symbol}"
         return dataclasses.replace(summary, output=zone)

@@ -331,6 +331,8 @@ def _timed(step: str, fn: Callable[[], tuple[str, dict[str, Any], bool]]) -> Ste
         raise
     except DaapError as exc:
         raise PipelineError(step, str(exc)) from exc
+    except Exception as exc:  # anything else (a bug, a lost connection) still names the step
+        raise PipelineError(step, f"{type(exc).__name__}: {exc}") from exc
     return StepResult(step, True, skipped, time.perf_counter() - started, summary, details)
 
 
@@ -437,7 +439,7 @@ def build_candles(cfg: PipelineConfig) -> StepResult:
 
 
 def load(cfg: PipelineConfig) -> StepResult:
-    """Upsert the lake's candles of the run's days into the warehouse (a rerun inserts nothing)."""
+    """Upsert the lake's candles of the run's symbols and intervals into the warehouse (a rerun inserts nothing)."""
 
     def work() -> tuple[str, dict[str, Any], bool]:
         from daap.lake import Lake
@@ -447,8 +449,9 @@ def load(cfg: PipelineConfig) -> StepResult:
         with WarehouseLoader(cfg.warehouse) as wh:
             for symbol in cfg.symbols:
                 for iv in cfg.intervals:
-                    r = wh.load_candles(Lake(cfg.lake), symbol=symbol, interval=iv, start=cfg.first_day,
-                                        end=cfg.last_day)  # fmt: skip
+                    # Every day of the series, not only the run's: building a range may rewrite neighbouring
+                    # days (gap rows across its edges); unchanged days cost a comparison, not a write.
+                    r = wh.load_candles(Lake(cfg.lake), symbol=symbol, interval=iv)
                     for k in counts:
                         counts[k] += getattr(r, k)
         summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())

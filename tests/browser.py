@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import struct
@@ -57,8 +58,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def run_chromium(*args: str, timeout: float = 60.0) -> str:
+def run_chromium(*args: str, timeout: float = 60.0, stderr: bool = False) -> str:
     """Run headless Chromium with :data:`FLAGS`, a fresh profile and ``args``; return its standard output.
+
+    With ``stderr=True``, return its standard error instead (where ``--enable-logging=stderr`` writes the console).
 
     Raises:
         BrowserError: Chromium is missing, exited non-zero or ran past ``timeout`` seconds (it is killed).
@@ -83,7 +86,25 @@ def run_chromium(*args: str, timeout: float = 60.0) -> str:
     if proc.returncode != 0:
         tail = err.decode(errors="replace")[-2000:]
         raise BrowserError(f"Chromium exited with status {proc.returncode}: {' '.join(cmd)}\n{tail}")
-    return out.decode("utf-8", errors="replace")
+    return (err if stderr else out).decode("utf-8", errors="replace")
+
+
+_CONSOLE = re.compile(r"(?:INFO|WARNING|ERROR):CONSOLE[^\]]*\] \"(?P<message>.*)\", source: (?P<source>.*)$")
+
+
+def js_errors(page: Path, *, budget_ms: int = 5000, timeout: float = 60.0) -> list[str]:
+    """Uncaught JavaScript exceptions the page logged while it loaded (from Chromium's console log, which does not
+    tell ``console.error`` from ``console.log``)."""
+    log = run_chromium(
+        "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={budget_ms}", "--dump-dom",
+        page.resolve().as_uri(), timeout=timeout, stderr=True,
+    )  # fmt: skip
+    errors = []
+    for line in log.splitlines():
+        m = _CONSOLE.search(line)
+        if m and m["message"].startswith("Uncaught"):
+            errors.append(f"{m['message']} ({m['source']})")
+    return errors
 
 
 def dump_dom(page: Path, *, budget_ms: int = 5000, timeout: float = 60.0) -> str:

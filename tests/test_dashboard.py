@@ -108,9 +108,21 @@ def test_chromium_renders_the_figure(page: Path, tmp_path: Path) -> None:
     summary = browser.png_summary(png)
     assert (summary.width, summary.height) == (1400, 1800)
     assert summary.distinct_fraction > 0.25, f"the screenshot looks blank: {summary}"
+    # Kept as a test artifact (CI can collect it), and for the README when asked.
+    artifacts = Path(os.environ.get("DAAP_TEST_ARTIFACTS", "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, artifacts / "dashboard.png")
     if os.environ.get("DAAP_UPDATE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, SCREENSHOT)
+
+
+def test_the_page_logs_no_javascript_errors(page: Path, tmp_path: Path) -> None:
+    assert browser.js_errors(page) == []
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html><body><script>console.log('fine'); nosuch();</script></body></html>")
+    errors = browser.js_errors(broken)  # the check sees an error when there is one
+    assert len(errors) == 1 and "Uncaught ReferenceError: nosuch is not defined" in errors[0]
 
 
 def test_png_summary_tells_a_blank_page(tmp_path: Path) -> None:
