@@ -68,6 +68,12 @@ def bench_warehouse(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_pipeline(session: nox.Session) -> None:
+    """The whole pipeline (ingest to dashboard) on a month of synthetic trades, ~109M: wall time and peak RSS."""
+    _bench(session, "bench/pipeline.py")
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The offline demo on synthetic data: what a new user runs first."""
     session.install("-e", ".[dashboard]")

@@ -372,6 +372,23 @@ def begin(name: str, args: argparse.Namespace, out_name: str) -> tuple[Path, Pat
     return data_dir, out_dir, stamp, env
 
 
+def save_results(report: dict[str, Any], dest: Path) -> None:
+    """Write a run's results as JSON and say where."""
+    dest.write_text(json.dumps(_json_safe(report), indent=2) + "\n")
+    print(f"results: {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest}")
+
+
+def exit_code(*, mismatches: bool, failed: bool, strict: bool, targets: list[Target]) -> int:
+    """2: results differ from a peer's; 3: a contender failed; 1: a target missed under --strict; else 0."""
+    if mismatches:
+        return 2
+    if failed:
+        return 3
+    if strict and not all(t.ok for t in targets):
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Trades -> 1m candles: daap vs DuckDB vs Polars (wall and peak RSS).")
     parser.add_argument("--trades", type=int, default=20_000_000, help="synthetic trades in the data set")
@@ -493,17 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         "failed": failed,
         "mismatches": mismatches,
     }
-    dest = results_dir / f"candles-{stamp}.json"
-    dest.write_text(json.dumps(_json_safe(report), indent=2) + "\n")
-    print(f"results: {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest}")
-
-    if mismatches:
-        return 2
-    if failed:
-        return 3
-    if args.strict and not all(t.ok for t in targets):
-        return 1
-    return 0
+    save_results(report, results_dir / f"candles-{stamp}.json")
+    return exit_code(mismatches=bool(mismatches), failed=bool(failed), strict=args.strict, targets=targets)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from candles import (
     _json_safe,
     _mib,
     begin,
+    exit_code,
     run_once,
     warm,
 )
@@ -588,13 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in contenders:
             _clear(c.output(out_dir))
 
-    if problems:
-        return 2
-    if failed:
-        return 3
-    if args.strict and not all(t.ok for t in targets):
-        return 1
-    return 0
+    return exit_code(mismatches=bool(problems), failed=bool(failed), strict=args.strict, targets=targets)
 
 
 if __name__ == "__main__":
