@@ -229,7 +229,7 @@ def _unique(query: Query, table: str, options: dict[str, Any]) -> tuple[bool, st
 
 def _epoch_us(col: str, options: dict[str, Any]) -> str:
     """µs since the epoch of a timestamp expression, in the target's SQL dialect."""
-    return f"{options.get('epoch_us', 'epoch_us')}({col})"
+    return str(options.get("epoch_us", "epoch_us({})")).format(col)
 
 
 def _alignment(query: Query, table: str, options: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
@@ -510,7 +510,7 @@ def check_spark(
     spark = candles.sparkSession
     candles.createOrReplaceTempView(view)
     options = {"expected_start": expected_start, "expected_end": expected_end, "min_halt": min_halt,
-               "epoch_us": "unix_micros"}  # fmt: skip
+               "epoch_us": "unix_micros({})"}  # fmt: skip
     try:
         return _run(lambda sql: spark.sql(sql).toPandas(), view, "spark candles", checks, options)
     finally:
@@ -518,7 +518,7 @@ def check_spark(
 
 
 def _indicator_sanity(query: Query, table: str) -> Finding:
-    cols = query(f"SELECT * FROM {table} LIMIT 0").columns
+    cols = list(query(f"SELECT * FROM {table} LIMIT 0").columns)
     rules = [f"{c} < 0 OR {c} > 100" for c in cols if c.lower().startswith("rsi_")]
     for c in cols:
         if c.lower().startswith("bb_upper_"):
@@ -546,7 +546,8 @@ def check_warehouse(
 ) -> QualityReport:
     """Run the candle checks as queries on the warehouse's ``raw_candles``, and indicator sanity on its marts.
 
-    Only counts and a few example rows are fetched. DuckDB warehouses today.
+    Only counts and a few example rows are fetched. DuckDB runs the queries as written; for Snowflake they are
+    transpiled (sqlglot), with ``DATEDIFF(MICROSECOND, ...)`` for epoch µs (tested on fakesnow).
 
     Raises:
         QualityError: the warehouse is not DuckDB, or has no ``raw_candles``.
@@ -554,15 +555,28 @@ def check_warehouse(
     from daap.warehouse import WarehouseError, WarehouseLoader
 
     wh = warehouse if isinstance(warehouse, WarehouseLoader) else WarehouseLoader(warehouse)
-    if wh.backend != "duckdb":
-        raise QualityError(f"warehouse quality checks run on DuckDB for now, not {wh.backend}")
-    options = {"expected_start": expected_start, "expected_end": expected_end, "min_halt": min_halt}
+    if wh.backend not in ("duckdb", "snowflake"):
+        raise QualityError(f"warehouse quality checks run on DuckDB and Snowflake, not {wh.backend}")
+    options: dict[str, Any] = {"expected_start": expected_start, "expected_end": expected_end, "min_halt": min_halt}
 
-    def query(sql: str) -> pd.DataFrame:
-        return wh.sql(sql)
+    if wh.backend == "snowflake":
+        from daap.warehouse.models import to_snowflake
+
+        # The same queries, transpiled; Snowflake's upper-case result columns are read in lower case.
+        options["epoch_us"] = "datediff('microsecond', TIMESTAMP '1970-01-01', {})"
+
+        def query(sql: str) -> pd.DataFrame:
+            frame = wh.sql(to_snowflake(sql)[0])
+            frame.columns = [str(c).lower() for c in frame.columns]
+            return frame
+
+    else:
+
+        def query(sql: str) -> pd.DataFrame:
+            return wh.sql(sql)
 
     try:
-        tables = set(query("SELECT table_name FROM information_schema.tables")["table_name"])
+        tables = {str(t).lower() for t in query("SELECT table_name FROM information_schema.tables")["table_name"]}
     except WarehouseError as exc:
         raise QualityError(f"cannot read {wh.url}: {exc}") from exc
     if "raw_candles" not in tables or not int(query("SELECT count(*) AS n FROM raw_candles")["n"].to_numpy()[0]):

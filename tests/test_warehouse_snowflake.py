@@ -714,3 +714,23 @@ def test_cli_load_and_marts_on_snowflake(monkeypatch: pytest.MonkeyPatch, lake: 
         assert res.exit_code == 0 and res.output.splitlines()[:2] == [" N", "11"]
         res = runner.invoke(main, ["load", "--lake", str(lake.uri), "--warehouse", FAKE_URL, "--symbol", INJECTION])
         assert res.exit_code == 1 and "error: invalid symbol" in res.output
+
+
+# ------------------------------------------------------------------------------------------------------ quality
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_quality_checks_run_as_queries_in_snowflake(wh: WarehouseLoader, data_dir: Path) -> None:
+    from daap import quality
+
+    halt = daap.CandleBuilder("1m").build(daap.read_trades(data_dir / "BTCUSDT-trades-2023-03-24.csv"))
+    wh.load_candles(halt)
+    wh.build_marts("sma:7,rsi:14,bb:20:2")
+    report = quality.check_warehouse(wh)
+    want = quality.check_candles(halt)
+    assert [(f.check, f.passed, f.message) for f in report.findings if f.check in quality.CHECKS] == [
+        (f.check, f.passed, f.message) for f in want.findings
+    ]
+    assert [f.check for f in report.findings if not f.passed] == ["halt_runs"]
+    assert next(f for f in report.findings if f.check == "indicator_sanity").passed
+    wh.sql("UPDATE RAW_CANDLES SET HIGH = LOW - 1 WHERE TRADES > 0")
+    broken = quality.check_warehouse(wh)
+    assert broken.status == "fail" and "ohlc_order" in [f.check for f in broken.errors]
