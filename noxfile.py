@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
@@ -11,9 +12,20 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 
 
+def _ensure_chromium(session: nox.Session) -> None:
+    """The dashboard tests open the page in headless Chromium: install Debian's package when it is missing."""
+    if shutil.which("chromium"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    session.run(*sudo, "apt-get", "update", "-qq", external=True)
+    session.run(*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", "chromium",
+                external=True)  # fmt: skip
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (a few minutes): unit, property, real-data and doctests, one worker per core."""
+    _ensure_chromium(session)
     session.install("-e", ".[dev]")
     session.run("pytest", "-q", "-n", "auto", *session.posargs)
 

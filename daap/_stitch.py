@@ -43,29 +43,11 @@ def _micros(frame: pd.DataFrame, col: str) -> Any:
 
 def _gap_rows(template: pd.DataFrame, interval: Interval, after_us: int, before_us: int, close: float) -> pd.DataFrame:
     """Gap rows for the buckets strictly between the buckets of ``after_us`` and ``before_us``, priced at ``close``."""
-    import pandas as pd
+    from daap.engines.pandas import candles_to_pandas, gap_rows
 
     first, last = interval.index_of(np.array([after_us, before_us], dtype=np.int64)).tolist()
-    idx = np.arange(first + 1, last, dtype=np.int64)
-    n = len(idx)
-    starts = interval.start_of(idx)
-    ends = interval.close_of(idx)
-    out = pd.DataFrame(
-        {
-            "symbol": [template["symbol"].iloc[0]] * n,
-            "interval": [interval.name] * n,
-            "open_time": pd.to_datetime(starts, unit="us", utc=True).astype("datetime64[us, UTC]"),
-            "close_time": pd.to_datetime(ends, unit="us", utc=True).astype("datetime64[us, UTC]"),
-            **{c: np.full(n, close) for c in ("open", "high", "low", "close")},
-            **{c: np.zeros(n) for c in ("volume", "quote_volume")},
-            "trades": np.zeros(n, dtype=np.int64),
-            **{c: np.zeros(n) for c in ("taker_buy_volume", "taker_buy_quote_volume")},
-            "vwap": np.full(n, np.nan),
-            "first_trade_id": pd.array([None] * n, dtype="Int64"),
-            "last_trade_id": pd.array([None] * n, dtype="Int64"),
-        }
-    )
-    return out[list(template.columns)]
+    rows = candles_to_pandas(gap_rows(interval, str(template["symbol"].iloc[0]), int(first), int(last), close))
+    return rows[list(template.columns)]
 
 
 def _split_by_day(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -92,8 +74,7 @@ def stitch(lake: Lake, symbol: str, interval: Interval, new: dict[str, pd.DataFr
     if not new:
         return {}
     out = {d: f.reset_index(drop=True) for d, f in sorted(new.items())}
-    prefix = f"candles/interval={interval.name}/symbol={symbol}/date="
-    existing = sorted({o.key[len(prefix) : len(prefix) + 10] for o in lake.store.list(prefix)})
+    existing = [lake.day_of_key(k) for k in lake.candle_keys(interval.name, symbol)]
     first_day, last_day = min(out), max(out)
 
     def read(day: str) -> pd.DataFrame:

@@ -39,6 +39,8 @@ from daap.storage import Store, StoreError, open_store
 __all__ = ["DEFAULT_LAKE", "Lake", "Manifest", "PartitionInfo"]
 
 #: The lake used when none is given.
+_KEY_DAY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
+_CANDLES_DAY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/candles\.parquet$")
 DEFAULT_LAKE = "./daap-lake"
 MARKETS = ("spot", "um")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -206,6 +208,40 @@ class Lake:
                 if (start is None or day >= start) and (end is None or day <= end):
                     parts.append((p.date, p.key))
         return [k for _, k in sorted(parts)]
+
+    def candle_keys(
+        self, interval: str, symbol: str | None = None, *, start: dt.date | None = None, end: dt.date | None = None
+    ) -> list[str]:
+        """Day files of the ``candles/`` zone for an interval (and symbol), UTC days in ``[start, end]``, sorted.
+
+        Example:
+            >>> import tempfile
+            >>> Lake(tempfile.mkdtemp()).candle_keys("1m", "BTCUSDT")
+            []
+        """
+        prefix = f"candles/interval={interval}/" + (f"symbol={symbol}/" if symbol else "")
+        keys = []
+        for obj in self.store.list(prefix):
+            m = _CANDLES_DAY.search(obj.key)
+            if m is None:
+                continue
+            day = dt.date.fromisoformat(m.group(1))
+            if (start is None or day >= start) and (end is None or day <= end):
+                keys.append(obj.key)
+        return sorted(keys)
+
+    @staticmethod
+    def day_of_key(key: str) -> str:
+        """The ``YYYY-MM-DD`` of a partitioned key (``.../date=YYYY-MM-DD/...``).
+
+        Example:
+            >>> Lake.day_of_key(Lake.candles_key("1m", "BTCUSDT", "2025-01-01"))
+            '2025-01-01'
+        """
+        m = _KEY_DAY.search(key)
+        if m is None:
+            raise ValueError(f"{key!r} has no date=YYYY-MM-DD part")
+        return m.group(1)
 
     @contextlib.contextmanager
     def local_files(self, keys: Sequence[str]) -> Iterator[list[Path]]:

@@ -614,8 +614,7 @@ def check_lake(
     the_lake = lake if isinstance(lake, Lake) else Lake(lake)
     day0 = dt.date.fromisoformat(start) if isinstance(start, str) else start
     day1 = dt.date.fromisoformat(end) if isinstance(end, str) else end
-    prefix = f"candles/interval={interval}/symbol={symbol}/"
-    keys = [o.key for o in the_lake.store.list(prefix) if _in_range(o.key, day0, day1)]
+    keys = the_lake.candle_keys(interval, symbol, start=day0, end=day1)
     if not keys:
         raise QualityError(f"no {interval} candles for {symbol} in {the_lake.uri}: build them first")
     bronze = the_lake.bronze_keys(symbol, market=market, start=day0, end=day1)
@@ -641,14 +640,6 @@ def check_lake(
                  "sum_volume": volume, "days": len(keys)},
             ))  # fmt: skip
     return report
-
-
-def _in_range(key: str, day0: dt.date | None, day1: dt.date | None) -> bool:
-    part = next((p for p in key.split("/") if p.startswith("date=")), None)
-    if part is None:
-        return False
-    day = dt.date.fromisoformat(part[5:])
-    return (day0 is None or day >= day0) and (day1 is None or day <= day1)
 
 
 def _manifest_in_range(time_min: str | None, day0: dt.date | None, day1: dt.date | None) -> bool:

@@ -300,6 +300,24 @@ def finalize(
     return table, new_carry
 
 
+def gap_rows(interval: Interval, symbol: str, after_idx: int, before_idx: int, close: float) -> pa.Table:
+    """The gap rows of the buckets strictly between bucket ``after_idx`` (last close ``close``) and ``before_idx``.
+
+    The same rows :func:`finalize` makes between two traded buckets (it makes them here).
+
+    Example:
+        >>> from daap.intervals import Interval
+        >>> gap_rows(Interval.parse("1m"), "BTCUSDT", 10, 13, 5.0).column("close").to_pylist()
+        [5.0, 5.0]
+    """
+    row = Partial.empty()
+    one: dict[str, Any] = {f.name: np.zeros(1, dtype=getattr(row, f.name).dtype) for f in fields(Partial)}
+    one["idx"] = np.array([before_idx], dtype=np.int64)
+    one["trades"] = np.ones(1, dtype=np.int64)  # a traded bucket at ``before_idx``, dropped below
+    table, _ = finalize(Partial(**one), interval, symbol, fill_gaps=True, carry=_Carry(after_idx, close))
+    return table.slice(0, table.num_rows - 1)
+
+
 def _nullable_int(t: pa.DataType) -> Any:
     import pandas as pd
 
@@ -454,9 +472,7 @@ def _expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(
-                f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(_INPUT_SUFFIXES)
-            )
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(_INPUT_SUFFIXES))
             if not found:
                 raise InputFormatError("the folder holds no .zip, .csv, .csv.gz or .parquet trade files", path=p)
             out.extend(found)

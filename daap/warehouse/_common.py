@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from daap.lake import Lake
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
-_KEY_DATE = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
 #: The original marts' name for SMA(7) of the close.
 SMA7_ALIAS = "close_price_7_period_sma"
 
@@ -141,15 +140,7 @@ class LoadWindow:
             WarehouseError: when there are none.
         """
         interval = self.interval or "1m"
-        prefix = f"candles/interval={interval}/" + (f"symbol={self.symbol}/" if self.symbol else "")
-        keys = []
-        for obj in lake.store.list(prefix):
-            m = _KEY_DATE.search(obj.key)
-            if not obj.key.endswith("/candles.parquet") or m is None:
-                continue
-            day = dt.date.fromisoformat(m.group(1))
-            if (self.first is None or day >= self.first) and (self.last is None or day <= self.last):
-                keys.append(obj.key)
+        keys = lake.candle_keys(interval, self.symbol, start=self.first, end=self.last)
         if not keys:
             raise WarehouseError(
                 f"no candles in {lake.uri} for interval={interval}"
