@@ -30,6 +30,12 @@ TRADES_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
+#: Normalized aggregate trades (Binance ``aggTrades``): each row stands for the trades ``trade_id`` to
+#: ``last_trade_id`` of one taker order, all at one price and one time; ``qty`` is their total and ``quote_qty`` is
+#: ``price * qty``. Every engine accepts trades with this extra column: a row counts ``last_trade_id - trade_id + 1``
+#: trades, and ``last_trade_id`` orders the close and gives the candle's last trade id.
+AGG_TRADES_SCHEMA: pa.Schema = TRADES_SCHEMA.append(pa.field("last_trade_id", pa.int64()))
+
 #: Candles, columns in contract order. ``vwap`` and the trade ids are null on gap rows.
 CANDLES_SCHEMA = pa.schema(
     [

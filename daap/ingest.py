@@ -91,7 +91,6 @@ class _Gaps:
         self.last = int(t[-1])
 
 
-
 class Ingestor:
     """Ingests Binance trade files into a :class:`~daap.lake.Lake`.
 
@@ -158,6 +157,12 @@ class Ingestor:
         if not head:
             raise InputFormatError("no trade rows (empty file)", path=src)
         dialect = detect_dialect(head, src)
+        if dialect.kind != "trades":
+            raise InputFormatError(
+                f"this is a {dialect.name} {dialect.kind} file: the lake's bronze zone holds trades files only; "
+                "build candles from aggTrades directly (daap candles FILE..., or CandleBuilder.build_files)",
+                path=src,
+            )
         mkt = check_market(market or dialect.name)
         if mkt != dialect.name:
             raise InputFormatError(f"the file is in the {dialect.name} dialect, not {mkt}", path=src)
@@ -165,8 +170,10 @@ class Ingestor:
         sha = sha256_of(src)
         size = src.stat().st_size
         existing = self.lake.manifest(mkt, sym, name)
-        if existing is not None and existing.sha256 == sha and all(
-            self.lake.store.exists(p.key) for p in existing.partitions
+        if (
+            existing is not None
+            and existing.sha256 == sha
+            and all(self.lake.store.exists(p.key) for p in existing.partitions)
         ):
             return dataclasses.replace(existing, status="unchanged")
 
@@ -254,8 +261,13 @@ class Ingestor:
         if existing is not None:
             manifest.history = [
                 *existing.history,
-                {"sha256": existing.sha256, "size": existing.size, "ingested_at": existing.ingested_at,
-                 "rows_written": existing.rows_written, "superseded_at": manifest.ingested_at},
+                {
+                    "sha256": existing.sha256,
+                    "size": existing.size,
+                    "ingested_at": existing.ingested_at,
+                    "rows_written": existing.rows_written,
+                    "superseded_at": manifest.ingested_at,
+                },
             ]
         self.lake.write_manifest(manifest)  # publish: everything it points to is in place
         if existing is not None:
@@ -354,4 +366,3 @@ def _as_date(value: dt.date | str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise DaapError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-

@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from daap._inflate import ZipCorruptError, ZipMemberReader, can_read_fast
-from daap.contract import TRADES_SCHEMA
+from daap.contract import AGG_TRADES_SCHEMA, TRADES_SCHEMA
 from daap.errors import EmptyInputError, InputFormatError, UnsafeArchiveError
 from daap.sources.binance import (
     PLAUSIBLE_MAX_S,
@@ -52,6 +52,9 @@ __all__ = ["TRADES_SCHEMA", "TradeBlock", "iter_trade_batches", "read_trades"]
 _VALUE_COLUMNS = ("trade_id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 _CSV_TYPES = {
     "trade_id": pa.int64(),
+    "agg_trade_id": pa.int64(),
+    "first_trade_id": pa.int64(),
+    "last_trade_id": pa.int64(),
     "price": pa.float64(),
     "qty": pa.float64(),
     "quote_qty": pa.float64(),
@@ -68,8 +71,14 @@ _ARROW_BLOCK_BYTES = 1 << 20
 MAX_ZIP_RATIO = 100
 _PARQUET_BATCH_ROWS = 1 << 20
 _EMPTY_DTYPES = {
-    "trade_id": np.int64, "price": np.float64, "qty": np.float64, "quote_qty": np.float64, "time": np.int64,
+    "trade_id": np.int64,
+    "price": np.float64,
+    "qty": np.float64,
+    "quote_qty": np.float64,
+    "time": np.int64,
     "is_buyer_maker": np.bool_,
+    "first_trade_id": np.int64,
+    "last_trade_id": np.int64,
 }
 _PARQUET_MAX_GROUP_ROWS = 4 << 20
 
@@ -90,6 +99,8 @@ class TradeBlock:
         source: the file name, or ``"<frame>"``.
         nbytes: input bytes this block consumed (for progress).
         lines: CSV lines this block covered, including rows sent to quarantine.
+        last_trade_id: for aggregate trades (aggTrades), the last trade id of each row (``trade_id`` is the
+            first); None for plain trades, where each row is one trade.
     """
 
     symbols: tuple[str, ...]
@@ -103,12 +114,13 @@ class TradeBlock:
     source: str = "<frame>"
     nbytes: int = 0
     lines: int = 0
+    last_trade_id: I64 | None = None
 
     def __len__(self) -> int:
         return int(self.trade_id.shape[0])
 
     def to_arrow(self) -> pa.RecordBatch:
-        """This block as an Arrow record batch in :data:`TRADES_SCHEMA`."""
+        """This block as an Arrow record batch in :data:`TRADES_SCHEMA` (aggTrades: :data:`AGG_TRADES_SCHEMA`)."""
         codes = np.zeros(len(self), dtype=np.int32) if self.codes is None else self.codes
         # Expanding a dictionary in C++ is far cheaper than building a million Python strings.
         symbol = pa.DictionaryArray.from_arrays(codes, pa.array(list(self.symbols), pa.string())).cast(pa.string())
@@ -121,8 +133,9 @@ class TradeBlock:
                 pa.array(self.quote_qty),
                 pa.array(self.time).cast(pa.timestamp("us", tz="UTC")),
                 pa.array(self.is_buyer_maker),
+                *([] if self.last_trade_id is None else [pa.array(self.last_trade_id)]),
             ],
-            schema=TRADES_SCHEMA,
+            schema=TRADES_SCHEMA if self.last_trade_id is None else AGG_TRADES_SCHEMA,
         )
 
 
@@ -255,7 +268,7 @@ def _line_problem(s: bytes, dialect: Dialect) -> tuple[str | None, str] | None:
     fields = s.split(b",")
     ncols = len(dialect.columns)
     if len(fields) != ncols:
-        return None, f"expected {ncols} columns ({dialect.name} trades), got {len(fields)}"
+        return None, f"expected {ncols} columns ({dialect.name} {dialect.kind}), got {len(fields)}"
     for name, raw in zip(dialect.columns, fields, strict=True):
         kind = _CSV_TYPES.get(name)
         value = raw.strip()
@@ -380,14 +393,17 @@ class Rejects:
 # ------------------------------------------------------------------------------------------------------- parsing
 def _read_csv_bytes(data: bytes | memoryview, dialect: Dialect) -> pa.Table:
     return pacsv.read_csv(
-            cast(Any, pa.BufferReader(pa.py_buffer(data))),
-            read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=_ARROW_BLOCK_BYTES),
-            # Blank lines are errors, so that a block's rows map one to one to its lines (for messages).
-            parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types=_CSV_TYPES, include_columns=list(_VALUE_COLUMNS), null_values=[], strings_can_be_null=False
-            ),
-        )
+        cast(Any, pa.BufferReader(pa.py_buffer(data))),
+        read_options=pacsv.ReadOptions(column_names=list(dialect.columns), block_size=_ARROW_BLOCK_BYTES),
+        # Blank lines are errors, so that a block's rows map one to one to its lines (for messages).
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: t for c, t in _CSV_TYPES.items() if c in dialect.columns},
+            include_columns=list(dialect.value_columns),
+            null_values=[],
+            strings_can_be_null=False,
+        ),
+    )
 
 
 def _parse_block(
@@ -427,9 +443,12 @@ def _parse_block(
         if rejects is not None:
             rejects.rows_read += table.num_rows
     if table is None:
-        cols: dict[str, Any] = {n: np.empty(0, dtype=_EMPTY_DTYPES[n]) for n in _VALUE_COLUMNS}
+        cols: dict[str, Any] = {n: np.empty(0, dtype=_EMPTY_DTYPES[n]) for n in dialect.value_columns}
     else:
-        cols = {name: table.column(name).to_numpy() for name in _VALUE_COLUMNS}
+        cols = {name: table.column(name).to_numpy() for name in dialect.value_columns}
+    if dialect.kind == "aggTrades":  # aggTrades carry no quote quantity: every trade of a row has the row's price
+        cols["trade_id"] = cols.pop("first_trade_id")
+        cols["quote_qty"] = cols["price"] * cols["qty"]
     block = TradeBlock(
         symbols=(symbol,),
         codes=None,
@@ -442,6 +461,7 @@ def _parse_block(
         source=str(path),
         nbytes=nbytes,
         lines=nlines,
+        last_trade_id=cols.get("last_trade_id"),
     )
 
     def line_of(row: int) -> int:
@@ -484,6 +504,12 @@ def _quarantine_values(block: TradeBlock, rejects: Rejects, line_of: Any, raw_of
             for r in np.flatnonzero(~good & ok).tolist():
                 reason.append((r, name, f"{name} must be a positive finite number, got {float(v[r])!r}"))
             ok &= good
+    if block.last_trade_id is not None:
+        good = block.last_trade_id >= block.trade_id
+        if not good.all():
+            for r in np.flatnonzero(~good & ok).tolist():
+                reason.append((r, "last_trade_id", _range_reason(block, r)))
+            ok &= good
     if not ok.all():
         block = _take(block, ok)
         keep = np.flatnonzero(ok)
@@ -506,9 +532,7 @@ def _quarantine_values(block: TradeBlock, rejects: Rejects, line_of: Any, raw_of
         rows = np.flatnonzero(dup)
         for r, text in zip(rows.tolist(), raw_of(rows), strict=True):
             rejects.rows.append(
-                RejectedRow(
-                    block.source, line_of(r), "trade_id", f"duplicate trade_id {int(block.trade_id[r])}", text
-                )
+                RejectedRow(block.source, line_of(r), "trade_id", f"duplicate trade_id {int(block.trade_id[r])}", text)
             )
         block = _take(block, ~dup)
     return block
@@ -527,7 +551,14 @@ def _take(block: TradeBlock, mask: npt.NDArray[np.bool_]) -> TradeBlock:
         source=block.source,
         nbytes=block.nbytes,
         lines=block.lines,
+        last_trade_id=None if block.last_trade_id is None else block.last_trade_id[mask],
     )
+
+
+def _range_reason(block: TradeBlock, row: int) -> str:
+    assert block.last_trade_id is not None
+    first, last = int(block.trade_id[row]), int(block.last_trade_id[row])
+    return f"last_trade_id {last} is less than first_trade_id {first}"
 
 
 def _check_values(block: TradeBlock, line_of: Any, *, proven_by_stats: bool = False) -> None:
@@ -543,6 +574,9 @@ def _check_values(block: TradeBlock, line_of: Any, *, proven_by_stats: bool = Fa
             raise implausible_time_error(int(raw[bad]), block.source, line_of(bad))
     if len(block) == 0:
         return
+    if block.last_trade_id is not None and not (block.last_trade_id >= block.trade_id).all():
+        row = int(np.argmin(block.last_trade_id >= block.trade_id))
+        raise InputFormatError(_range_reason(block, row), path=block.source, line=line_of(row), column="last_trade_id")
     # min/max reductions allocate nothing; NaN fails every comparison.
     if not (
         block.price.min() > 0
@@ -619,7 +653,7 @@ def _arrow_block(
         raise InputFormatError(
             f"missing trade column(s) {missing}; expected the normalized schema {TRADES_SCHEMA.names}", path=source
         )
-    for c in (*_VALUE_COLUMNS, "symbol"):
+    for c in (*_VALUE_COLUMNS, "symbol", "last_trade_id"):
         if c in names and batch.column(c).null_count:
             raise InputFormatError("null values are not allowed", path=source, column=c)
     if "symbol" in names:
@@ -659,6 +693,7 @@ def _arrow_block(
         is_buyer_maker=num("is_buyer_maker", pa.bool_()),
         source=source,
         nbytes=nbytes,
+        last_trade_id=num("last_trade_id", pa.int64()) if "last_trade_id" in names else None,
     )
     _check_values(block, lambda row: None, proven_by_stats=proven and pa.types.is_timestamp(t.type))
     return block
@@ -706,7 +741,7 @@ def _iter_parquet_tables(path: Path) -> Iterator[tuple[pa.Table | pa.RecordBatch
         pf = pq.ParquetFile(path, pre_buffer=False, read_dictionary=["symbol"] if has_symbol else None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputFormatError(f"not a readable Parquet file ({exc})", path=path) from exc
-    cols = [c for c in ("symbol", *_VALUE_COLUMNS) if c in pf.schema_arrow.names]
+    cols = [c for c in ("symbol", *_VALUE_COLUMNS, "last_trade_id") if c in pf.schema_arrow.names]
     per_row = path.stat().st_size / max(pf.metadata.num_rows, 1)
     if pf.metadata.num_rows == 0:
         raise EmptyInputError("no trade rows (empty Parquet file)", path=path)
@@ -841,7 +876,8 @@ def read_trades(paths: PathLike | Sequence[PathLike], symbol: str | None = None)
 
     Returns:
         Columns ``symbol, trade_id, price, qty, quote_qty, time, is_buyer_maker``; ``time`` is
-        ``datetime64[us, UTC]``.
+        ``datetime64[us, UTC]``. aggTrades files give one row per aggregate trade, with ``trade_id`` its first
+        trade id, an extra ``last_trade_id`` column, and ``quote_qty = price * qty``.
 
     Raises:
         InputFormatError: malformed input, with the file, line and column.
@@ -853,7 +889,11 @@ def read_trades(paths: PathLike | Sequence[PathLike], symbol: str | None = None)
     """
     items: Iterable[PathLike] = [paths] if isinstance(paths, (str, Path)) else paths
     batches = [b for p in items for b in iter_trade_batches(p, symbol)]
-    table = pa.Table.from_batches(batches, schema=TRADES_SCHEMA)
+    kinds = {b.schema.names[-1] == "last_trade_id" for b in batches}
+    if len(kinds) > 1:
+        raise InputFormatError("cannot read trades and aggTrades files into one frame; read each kind on its own")
+    schema = AGG_TRADES_SCHEMA if kinds == {True} else TRADES_SCHEMA
+    table = pa.Table.from_batches(batches, schema=schema)
     return table.to_pandas(coerce_temporal_nanoseconds=False)
 
 

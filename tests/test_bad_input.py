@@ -50,7 +50,8 @@ def test_wrong_column_count(tmp_path: Path) -> None:
 
 def test_wrong_column_count_on_line_one(tmp_path: Path) -> None:
     p = write(tmp_path, "1,2,3\n")
-    with pytest.raises(InputFormatError, match=r"line 1: expected 7 columns \(spot\) or 6 \(USD-M futures\), got 3"):
+    want = r"line 1: expected 7 columns \(spot trades\), 6 \(USD-M futures trades\) or 8/7 \(aggTrades\), got 3"
+    with pytest.raises(InputFormatError, match=want):
         daap.read_trades(p)
 
 

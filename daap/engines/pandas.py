@@ -144,6 +144,8 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
         return Partial.empty()
     t, tid, price = block.time, block.trade_id, block.price
     qty, qq, ibm = block.qty, block.quote_qty, block.is_buyer_maker
+    # aggTrades: a row stands for the trades tid..last (one taker order, one price, one time).
+    last = block.last_trade_id
     sym = None if block.codes is None else code_map[block.codes]
     # Order by (symbol, time, trade_id) unless it already is (Binance files are).
     state = _order_state(sym, t, tid)
@@ -152,10 +154,12 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
         t, tid, price, qty, qq, ibm = t[order], tid[order], price[order], qty[order], qq[order], ibm[order]
         if sym is not None:
             sym = sym[order]
-    first, last = int(interval.index_of(t[0])), int(interval.index_of(t[-1]))
-    if sym is None and last - first < n:
+        if last is not None:
+            last = last[order]
+    first, final = int(interval.index_of(t[0])), int(interval.index_of(t[-1]))
+    if sym is None and final - first < n:
         # One symbol in time order: find the bucket edges by binary search instead of bucketing every row.
-        bucket_idx = np.arange(first, last + 1, dtype=np.int64)
+        bucket_idx = np.arange(first, final + 1, dtype=np.int64)
         starts = np.searchsorted(t, interval.start_of(bucket_idx), side="left")
         starts[0] = 0
         nonempty = np.diff(np.append(starts, n)) > 0
@@ -166,6 +170,8 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
         idx_of_start = idx[starts]
     ends = np.append(starts[1:], n) - 1
     taker = ~ibm
+    hi_id = tid if last is None else last
+    trades = np.diff(np.append(starts, n)) if last is None else np.add.reduceat(last - tid + 1, starts)
     return Partial(
         sym=np.full(starts.shape[0], code_map[0], dtype=np.int32) if sym is None else sym[starts],
         idx=idx_of_start,
@@ -173,17 +179,17 @@ def partial_from_trades(block: TradeBlock, interval: Interval, code_map: npt.NDA
         o_id=tid[starts],
         open=price[starts],
         c_t=t[ends],
-        c_id=tid[ends],
+        c_id=hi_id[ends],
         close=price[ends],
         high=np.maximum.reduceat(price, starts),
         low=np.minimum.reduceat(price, starts),
         volume=np.add.reduceat(qty, starts),
         quote_volume=np.add.reduceat(qq, starts),
-        trades=np.diff(np.append(starts, n)),
+        trades=trades,
         tb_volume=np.add.reduceat(np.where(taker, qty, 0.0), starts),
         tb_quote_volume=np.add.reduceat(np.where(taker, qq, 0.0), starts),
         id_min=tid[starts] if state == _IDS_INCREASING else np.minimum.reduceat(tid, starts),
-        id_max=tid[ends] if state == _IDS_INCREASING else np.maximum.reduceat(tid, starts),
+        id_max=hi_id[ends] if state == _IDS_INCREASING else np.maximum.reduceat(hi_id, starts),
     )
 
 
@@ -668,6 +674,7 @@ def _slice(block: TradeBlock, lo: int, hi: int) -> TradeBlock:
         time=block.time[lo:hi],
         is_buyer_maker=block.is_buyer_maker[lo:hi],
         source=block.source,
+        last_trade_id=None if block.last_trade_id is None else block.last_trade_id[lo:hi],
     )
 
 
