@@ -432,6 +432,9 @@ def _run_pipeline(cfg: Any, *, resume: bool, steps: tuple[str, ...] | None = Non
 @click.option("--work-dir", default=None, help="Downloads, run state, report and dashboard (default ./daap-work).")
 @click.option("--step", "steps", multiple=True, help="Run only this step (repeat for several).")
 @click.option("--no-resume", is_flag=True, help="Redo every step, even those an earlier run finished.")
+@click.option(
+    "--verify/--no-verify", default=None, help="Also reconcile the candles with Binance's klines (config: verify)."
+)
 def run_cmd(
     config_path: Path | None,
     symbols: tuple[str, ...],
@@ -448,6 +451,7 @@ def run_cmd(
     work_dir: str | None,
     steps: tuple[str, ...],
     no_resume: bool,
+    verify: bool | None,
 ) -> None:
     """Run the pipeline: download, ingest, candles, load, marts, quality check, dashboard.
 
@@ -459,7 +463,7 @@ def run_cmd(
     flags = {
         "symbols": symbols or None, "months": months or None, "start": start, "end": end, "market": market,
         "source": source, "lake": lake_uri, "warehouse": warehouse_url, "engine": engine,
-        "intervals": intervals or None, "indicators": indicators, "work_dir": work_dir,
+        "intervals": intervals or None, "indicators": indicators, "work_dir": work_dir, "verify": verify,
     }  # fmt: skip
     try:
         if config_path is not None:
@@ -519,6 +523,62 @@ def check(
         report.to_json(json_path)
         click.echo(f"report: {json_path}")
     if report.errors:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("symbol")
+@click.option("--month", default=None, help="The month to verify (YYYY-MM). Or give --start and --end.")
+@click.option("--start", default=None, help="First UTC day (YYYY-MM-DD), instead of --month.")
+@click.option("--end", default=None, help="Last UTC day (YYYY-MM-DD), instead of --month.")
+@click.option("--interval", "-i", default="1m", show_default=True, help="Candle interval, e.g. 1m, 1h, 1d, 1M.")
+@click.option("--market", default="spot", show_default=True, type=click.Choice(["spot", "um"]))
+@click.option("--lake", "lake_uri", default=None, help=_LAKE_HELP)
+@click.option("--base-url", default=None, help="Binance public-data base URL (default $DAAP_BINANCE_BASE_URL).")
+@click.option("--rtol", default=1e-9, show_default=True, type=float, help="Relative tolerance of the volumes.")
+@click.option("--atol", default=1e-8, show_default=True, type=float, help="Absolute tolerance of the volumes.")
+@click.option("--strict", is_flag=True, help="Exit 1 when buckets are missing on either side, too.")
+@click.option(
+    "--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Write the result here."
+)
+def verify(
+    symbol: str,
+    month: str | None,
+    start: str | None,
+    end: str | None,
+    interval: str,
+    market: str,
+    lake_uri: str | None,
+    base_url: str | None,
+    rtol: float,
+    atol: float,
+    strict: bool,
+    json_path: Path | None,
+) -> None:
+    """Verify the lake's candles of SYMBOL against Binance's official klines, bucket by bucket.
+
+    Downloads the kline files (checksum-verified) into the lake's reference/klines/ zone, compares open, high, low,
+    close, trades and close time exactly and the four volumes within the tolerances, and prints matched,
+    mismatched (with the first differences) and missing buckets on either side. Exit 1 on a mismatch.
+    """
+    from daap.reconcile import verify_lake
+
+    day0, day1 = _date(start, "--start"), _date(end, "--end")
+    if (month is None) == (day0 is None and day1 is None):
+        raise click.UsageError("give --month YYYY-MM, or --start and --end")
+
+    def on_file(name: str, status: str) -> None:
+        click.echo(f"  {status:<10} {name}", err=True)
+
+    result = verify_lake(
+        _lake(lake_uri), symbol, month=month, start=day0, end=day1, interval=interval, market=market,
+        base_url=base_url, rtol=rtol, atol=atol, on_file=on_file,
+    )  # fmt: skip
+    click.echo(result.report())
+    if json_path is not None:
+        json_path.write_text(result.to_json() + "\n", encoding="utf-8")
+        click.echo(f"result: {json_path}")
+    if result.verdict == "mismatch" or (strict and result.verdict != "match"):
         raise SystemExit(1)
 
 

@@ -8,6 +8,8 @@ Zones (ARCHITECTURE.md section 1):
 - ``quarantine/trades/market={m}/symbol={s}/``: rejected rows with the source file, line number and reason.
 - ``candles/interval={i}/symbol={s}/date={YYYY-MM-DD}/``: what the candle step writes.
 - ``_manifests/trades/market={m}/symbol={s}/{file}.json``: one record per ingested source.
+- ``reference/klines/market={m}/interval={i}/symbol={s}/``: Binance's official kline files, byte-exact, each with
+  the ``.CHECKSUM`` it was verified against (written last), for :mod:`daap.reconcile`.
 
 Publishing order makes every write safe to interrupt: data objects first, the manifest last. Readers only follow
 manifests, so a half-finished ingest is invisible, and a rerun rewrites the same object names.
@@ -164,6 +166,22 @@ class Lake:
     def candles_key(interval: str, symbol: str, date: str) -> str:
         """Key of one day of candles."""
         return f"candles/interval={interval}/symbol={symbol}/date={date}/candles.parquet"
+
+    @staticmethod
+    def kline_key(market: str, interval: str, symbol: str, name: str) -> str:
+        """Key of an official Binance kline file in the ``reference/`` zone.
+
+        Example:
+            >>> Lake.kline_key("spot", "1m", "BTCUSDT", "BTCUSDT-1m-2025-01.zip")
+            'reference/klines/market=spot/interval=1m/symbol=BTCUSDT/BTCUSDT-1m-2025-01.zip'
+        """
+        return f"reference/klines/market={market}/interval={interval}/symbol={symbol}/{name}"
+
+    def kline_keys(self, market: str, interval: str, symbol: str) -> list[str]:
+        """The complete kline files of the ``reference/`` zone (those with their ``.CHECKSUM``), sorted."""
+        prefix = self.kline_key(market, interval, symbol, "")
+        names = {obj.key for obj in self.store.list(prefix)}
+        return sorted(k for k in names if k.endswith(".zip") and k + ".CHECKSUM" in names)
 
     # ----------------------------------------------------------------------------------------------- manifests
     def manifest(self, market: str, symbol: str, name: str) -> Manifest | None:

@@ -139,6 +139,9 @@ class PipelineConfig:
         min_halt: shortest run of zero-trade candles reported as a halt.
         report: quality report path (default ``work_dir/quality.json``).
         dashboard: dashboard path (default ``work_dir/dashboard.html``), or False for none.
+        verify: also reconcile the candles with Binance's official klines (:mod:`daap.reconcile`): fetched from
+            ``base_url`` into the lake, or, for the synthetic source, klines computed from the synthetic trades by
+            an independent reference implementation. Adds a ``klines`` finding per symbol and interval.
     """
 
     symbols: tuple[str, ...] = ("BTCUSDT",)
@@ -160,6 +163,7 @@ class PipelineConfig:
     min_halt: int = 30
     report: str | None = None
     dashboard: str | bool | None = None
+    verify: bool = False
 
     # --------------------------------------------------------------------------------------------- construction
     @classmethod
@@ -311,6 +315,10 @@ def _coerce(key: str, value: Any) -> Any:
             if isinstance(value, bool) or int(value) != value or int(value) < 0:
                 raise ValueError("a non-negative integer")
             return int(value)
+        if key == "verify":
+            if not isinstance(value, bool):
+                raise ValueError("true or false")
+            return value
         if key == "dashboard":
             return value if isinstance(value, bool) or value is None else str(value)
         if key == "base_url" or key == "report":
@@ -336,6 +344,18 @@ def _timed(step: str, fn: Callable[[], tuple[str, dict[str, Any], bool]]) -> Ste
     return StepResult(step, True, skipped, time.perf_counter() - started, summary, details)
 
 
+def _synthetic_config(cfg: PipelineConfig, symbol: str) -> Any:
+    """The generator's configuration for one symbol of a synthetic run (all its days in one go)."""
+    from daap.sources.synthetic import SyntheticConfig
+
+    # All days of the symbol at once, so trade ids run on from day to day as Binance's do.
+    span = (cfg.last_day - cfg.first_day).days + 1
+    return SyntheticConfig(
+        symbol=symbol, start=cfg.first_day, days=span, trades_per_day=cfg.trades_per_day,
+        market=cfg.market, seed=cfg.seed + 1000 * cfg.symbols.index(symbol),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
 def _files_for(cfg: PipelineConfig, symbol: str) -> list[Path]:
     return [cfg.downloads / symbol / f"{symbol}-trades-{day.isoformat()}.zip" for day in cfg.days]
 
@@ -350,22 +370,16 @@ def download(cfg: PipelineConfig) -> StepResult:
         from daap import download as dl
 
         fetched = cached = 0
-        for i, symbol in enumerate(cfg.symbols):
+        for symbol in cfg.symbols:
             files = _files_for(cfg, symbol)
             if cfg.source == "synthetic":
-                from daap.sources.synthetic import SyntheticConfig, write_binance_files
+                from daap.sources.synthetic import write_binance_files
 
                 missing = [f for f in files if not (f.exists() and Path(f"{f}.CHECKSUM").exists())]
                 cached += len(files) - len(missing)
                 if missing:
-                    # All days of the symbol in one go, so trade ids run on from day to day as Binance's do; the
-                    # generator is deterministic, so files already there are rewritten with the same bytes.
-                    span = (cfg.last_day - cfg.first_day).days + 1
-                    synth = SyntheticConfig(
-                        symbol=symbol, start=cfg.first_day, days=span, trades_per_day=cfg.trades_per_day,
-                        market=cfg.market, seed=cfg.seed + 1000 * i,  # type: ignore[arg-type]
-                    )  # fmt: skip
-                    write_binance_files(files[0].parent, synth, zipped=True)
+                    # The generator is deterministic: files already there are rewritten with the same bytes.
+                    write_binance_files(files[0].parent, _synthetic_config(cfg, symbol), zipped=True)
                     fetched += len(missing)
                 continue
             base = dl.resolve_base_url(cfg.base_url).rstrip("/")
@@ -508,7 +522,43 @@ def quality_report(cfg: PipelineConfig) -> Any:
                 checks=["reconciliation"] if cfg.checks is None or "reconciliation" in cfg.checks else [],
             )  # fmt: skip
             report.extend(lake_report)
+            if cfg.verify:
+                report.findings.append(_verify(cfg, symbol, iv).to_finding())
     return report
+
+
+def _verify(cfg: PipelineConfig, symbol: str, interval: str) -> Any:
+    """Reconcile one symbol and interval of the run with Binance's klines (see ``verify``)."""
+    from daap.reconcile import verify_lake
+
+    base_url = cfg.base_url
+    if cfg.source == "synthetic":
+        base_url = _synthetic_klines_mirror(cfg, symbol, interval)
+    return verify_lake(
+        cfg.lake, symbol, start=cfg.first_day, end=cfg.last_day, interval=interval, market=cfg.market,
+        base_url=base_url,
+    )  # fmt: skip
+
+
+def _synthetic_klines_mirror(cfg: PipelineConfig, symbol: str, interval: str) -> str:
+    """Write the synthetic run's daily kline files in Binance's layout under ``work_dir``; return its file:// URL.
+
+    The klines come from :func:`daap.klines.klines_from_trades`, a plain pandas reference implementation that
+    shares no code with the candle engines, so the reconciliation is a real cross-check.
+    """
+    from daap import download as dl
+    from daap.klines import binance_interval, write_kline_files
+    from daap.sources.synthetic import synthetic_klines
+
+    root = Path(cfg.work_dir).resolve() / "synthetic-binance"
+    folder = root / Path(
+        dl.binance_path(symbol, market=cfg.market, kind="klines", interval=binance_interval(interval),  # type: ignore[arg-type]
+                        date=cfg.first_day)
+    ).parent  # fmt: skip
+    if not all((folder / f"{symbol}-{binance_interval(interval)}-{d}.zip.CHECKSUM").exists() for d in cfg.days):
+        klines = synthetic_klines(_synthetic_config(cfg, symbol), interval)
+        write_kline_files(folder, klines, market=cfg.market, period="daily")  # type: ignore[arg-type]
+    return root.as_uri()
 
 
 def dashboard(cfg: PipelineConfig) -> StepResult:

@@ -24,6 +24,9 @@ Checks (severity in brackets; an ``error`` finding stops ``daap run``):
 - ``freshness`` [warn]: the newest candle reaches the expected end (within ``max_lag`` buckets, default 60).
 - ``indicator_sanity`` [error]: RSI within [0, 100], Bollinger ``lower <= middle <= upper`` (marts).
 - ``reconciliation`` [error]: bronze rows = Σ candle trades = the manifests' rows, and Σ qty = Σ volume (lake).
+- ``klines`` [error on a mismatch, warn when incomplete], optional (``check_lake(..., verify=True)``, ``verify = true``
+  in ``daap run``): the candles equal Binance's official klines bucket by bucket (:mod:`daap.reconcile`,
+  :func:`verify_against_klines`).
 
 Example:
     >>> import daap
@@ -48,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from daap.errors import DaapError
 from daap.intervals import US_PER_DAY, Interval
+from daap.reconcile import KlineReconciliation, verify_against_klines, verify_lake
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,12 +63,15 @@ __all__ = [
     "CHECKS",
     "Check",
     "Finding",
+    "KlineReconciliation",
     "QualityError",
     "QualityReport",
     "check_candles",
     "check_lake",
     "check_spark",
     "check_warehouse",
+    "verify_against_klines",
+    "verify_lake",
 ]
 
 Severity = Literal["error", "warn"]
@@ -597,11 +604,15 @@ def check_lake(
     end: dt.date | str | None = None,
     checks: Sequence[str] | None = None,
     min_halt: int = 30,
+    verify: bool = False,
+    base_url: str | None = None,
 ) -> QualityReport:
     """Check one symbol's candles in the lake, and reconcile them with its bronze trades and manifests.
 
     Reconciliation needs the whole days of trades behind the candles: bronze rows (from the Parquet footers) =
-    Σ candle trades = Σ manifest rows written, and Σ qty (read column by column) = Σ volume to 1e-9.
+    Σ candle trades = Σ manifest rows written, and Σ qty (read column by column) = Σ volume to 1e-9. With
+    ``verify`` (and ``start``/``end``), the candles are also verified against Binance's official klines, fetched
+    from ``base_url`` (:func:`verify_lake`): the ``klines`` finding.
 
     Raises:
         QualityError: no candles for the symbol in the lake.
@@ -639,6 +650,13 @@ def check_lake(
                 {"bronze_rows": rows, "candle_trades": traded, "manifest_rows": manifest_rows, "sum_qty": qty,
                  "sum_volume": volume, "days": len(keys)},
             ))  # fmt: skip
+    if verify:
+        if day0 is None or day1 is None:
+            raise QualityError("verify=True needs start= and end= (the days to compare with Binance's klines)")
+        result = verify_lake(
+            the_lake, symbol, start=day0, end=day1, interval=interval, market=market, base_url=base_url
+        )
+        report.findings.append(result.to_finding())
     return report
 
 

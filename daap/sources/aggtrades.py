@@ -38,6 +38,7 @@ from daap.sources.synthetic import (
     _atomic_path,
     _decimal_text,
     _scaled8,
+    csv_lines,
     has_header,
     iter_days,
     sha256_file,
@@ -139,9 +140,7 @@ def _agg_lines(agg: pa.Table, market: Market, day: datetime.date) -> bytes:
     ]
     if market == "spot":
         columns.append(pa.scalar("True"))  # is_best_match
-    joined: Any = pc.binary_join_element_wise(*columns, pa.scalar(","))
-    lines = joined.to_pylist()
-    return ("\n".join(lines) + "\n").encode("ascii") if lines else b""
+    return csv_lines(columns)
 
 
 def to_binance_aggtrades_csv(agg: pa.Table, market: Market, day: datetime.date) -> bytes:

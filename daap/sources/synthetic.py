@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,9 @@ import pyarrow.parquet as pq
 
 from daap.contract import BRONZE_PARQUET_OPTIONS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "FIRST_TRADE_ID",
     "NORMALIZED_SCHEMA",
@@ -68,10 +71,12 @@ __all__ = [
     "Market",
     "SyntheticConfig",
     "binance_file_name",
+    "csv_lines",
     "generate_day",
     "has_header",
     "iter_days",
     "sha256_file",
+    "synthetic_klines",
     "time_unit",
     "to_binance_csv",
     "write_binance_files",
@@ -449,10 +454,22 @@ def _csv_lines(table: pa.Table, market: Market, unit: Literal["ms", "us"]) -> by
     ]
     if market == "spot":
         columns.append(pa.scalar("True"))  # is_best_match
+    return csv_lines(columns)
+
+
+def csv_lines(columns: list[Any]) -> bytes:
+    r"""CSV lines, each ending in a newline, of equal-length text columns (scalars repeat), built without Python loops.
+
+    Example:
+        >>> csv_lines([pa.array(["1", "2"]), pa.scalar("x")])
+        b'1,x\n2,x\n'
+    """
     # A trailing empty field gives every line a trailing "," that becomes its newline.
     joined: Any = pc.binary_join_element_wise(*columns, pa.scalar(""), pa.scalar(","))
     if isinstance(joined, pa.ChunkedArray):
         joined = joined.combine_chunks()
+    if len(joined) == 0:
+        return b""
     _, offsets_buf, data_buf = joined.buffers()
     assert offsets_buf is not None and data_buf is not None
     offsets = np.frombuffer(offsets_buf, dtype=np.int32)[joined.offset : joined.offset + len(joined) + 1]
@@ -665,3 +682,22 @@ def write_parquet(out_path: str | os.PathLike[str], config: SyntheticConfig) -> 
             )
             writer.write_table(normalized, row_group_size=1_000_000)
     return path
+
+
+def synthetic_klines(config: SyntheticConfig, interval: str = "1m") -> pd.DataFrame:
+    """Return the klines of all days of the config, computed by :func:`daap.klines.klines_from_trades`.
+
+    The days are computed at once, so quiet buckets are filled across midnight too: one row per bucket from the
+    first to the last traded bucket. Write them as Binance files with :func:`daap.klines.write_kline_files`.
+
+    Example:
+        >>> k = synthetic_klines(SyntheticConfig(days=2, trades_per_day=2_000), "1h")
+        >>> len(k), int(k["trades"].sum()), str(k["open_time"].iloc[0])
+        (48, 4000, '2025-05-01 00:00:00+00:00')
+
+    """
+    from daap.klines import klines_from_trades  # lazily: daap.klines imports this module
+
+    trades = pa.concat_tables([table for _, table in iter_days(config)])
+    trades = trades.append_column("symbol", pa.repeat(pa.scalar(config.symbol, pa.string()), trades.num_rows))
+    return klines_from_trades(trades, interval)
