@@ -80,6 +80,12 @@ def bench_warehouse(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_verify(session: nox.Session) -> None:
+    """Verifying a month of 1m candles against official-format klines (DuckDB as peer), and aggTrades input."""
+    _bench(session, "bench/verify.py")
+
+
+@nox.session(python=PYTHON)
 def bench_pipeline(session: nox.Session) -> None:
     """The whole pipeline (ingest to dashboard) on a month of synthetic trades, ~109M: wall time and peak RSS."""
     _bench(session, "bench/pipeline.py")

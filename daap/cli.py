@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -620,7 +621,10 @@ def dashboard(
 @click.option("--trades-per-day", default=50_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--interval", "-i", default="1m", show_default=True)
 def demo(work_dir: Path, symbols: tuple[str, ...], start: str, days: int, trades_per_day: int, interval: str) -> None:
-    """The whole pipeline on synthetic data, offline, with the embedded defaults (local lake, pandas, DuckDB)."""
+    """The whole pipeline on synthetic data, offline, with the embedded defaults (local lake, pandas, DuckDB).
+
+    It ends by verifying the candles against klines computed independently from the same synthetic trades.
+    """
     from daap.pipeline import ConfigError, PipelineConfig
 
     day0 = _date(start, "--start")
@@ -630,6 +634,7 @@ def demo(work_dir: Path, symbols: tuple[str, ...], start: str, days: int, trades
             "symbols": list(symbols), "start": day0, "end": day0 + dt.timedelta(days=days - 1), "source": "synthetic",
             "trades_per_day": trades_per_day, "lake": str(work_dir / "lake"),
             "warehouse": f"duckdb:///{work_dir / 'daap.duckdb'}", "work_dir": str(work_dir), "intervals": [interval],
+            "verify": True,
         })  # fmt: skip
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -645,6 +650,10 @@ def demo(work_dir: Path, symbols: tuple[str, ...], start: str, days: int, trades
     click.echo(last.iloc[::-1].round(4).to_string(index=False))
     click.echo(f"done in {result.seconds:.1f} s")
     click.echo(f"quality report: {cfg.report_path}")
+    report = json.loads(cfg.report_path.read_text(encoding="utf-8"))
+    for finding in report["findings"]:
+        if finding["check"] == "klines":
+            click.echo(f"verified against klines: {finding['message']}")
     for sym in cfg.symbols:
         click.echo(f"dashboard ({sym}): {cfg.dashboard_path(sym)}")
 
