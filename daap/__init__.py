@@ -2,7 +2,7 @@
 
 Importing daap is cheap: engines, pandera schemas and optional backends load when first used.
 
-Example:
+Examples:
     >>> import daap
     >>> daap.CandleBuilder("5m").interval.step_us
     300000000

@@ -6,7 +6,7 @@ left over from an earlier build. :func:`stitch` takes the freshly built days and
 lake and returns every day file to (re)write: the neighbours with their edge gap rows recomputed, gap-only days in
 between, and the new days with their leading or trailing gap rows. Rows with trades are never changed.
 
-Example:
+Examples:
     >>> import daap, tempfile
     >>> from daap.intervals import Interval
     >>> lake = daap.Lake(tempfile.mkdtemp())

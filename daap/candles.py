@@ -1,6 +1,6 @@
 """``CandleBuilder``: a thin facade that parses the interval and hands the work to an engine.
 
-Example:
+Examples:
     >>> import daap
     >>> builder = daap.CandleBuilder("1m")
     >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv")

@@ -1,6 +1,6 @@
 """The ``daap`` command: parses arguments, calls the library, prints. It holds no logic of its own.
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> result = CliRunner().invoke(main, ["--help"])
     >>> result.exit_code, "candles" in result.output

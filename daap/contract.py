@@ -3,7 +3,7 @@
 The validity rules (OHLC order, alignment, ...) live in :mod:`daap.schemas`; this module only names the columns
 and their types, in order.
 
-Example:
+Examples:
     >>> from daap.contract import CANDLE_COLUMNS
     >>> CANDLE_COLUMNS[:4]
     ('symbol', 'interval', 'open_time', 'close_time')

@@ -14,7 +14,7 @@ Install the extra (``pip install 'daap[dashboard]'``, which brings plotly), buil
   (first open, highest high, lowest low, last close, summed volumes, last indicator values), and the page says so.
   The daily table always uses every candle.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> import pandas as pd
     >>> t = pd.date_range("2025-05-01", periods=3, freq="1min", tz="UTC")
@@ -219,7 +219,7 @@ def downsample_candles(metrics: pd.DataFrame, max_points: int = 5000) -> Downsam
     Raises:
         DashboardError: for missing columns, no rows, several symbols or intervals, or ``max_points < 1``.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> t = pd.date_range("2025-05-01", periods=120, freq="1min", tz="UTC")
         >>> frame = pd.DataFrame({"interval": "1m", "candle_start_time": t, "open_price": range(120),
@@ -260,7 +260,7 @@ def daily_statistics(metrics: pd.DataFrame) -> pd.DataFrame:
         Columns ``day`` (``datetime.date``), ``open``, ``high``, ``low``, ``close``, ``volume``, ``trades`` (``None``
         without ``trade_count``), ``return_pct``, ``range_pct``.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> t = pd.to_datetime(["2025-05-01 23:59", "2025-05-02 00:00"], utc=True)
         >>> frame = pd.DataFrame({"candle_start_time": t, "open_price": [100.0, 101.0], "high_price": [102.0, 103.0],
@@ -785,7 +785,7 @@ def dashboard_from_warehouse(
         WarehouseError: the warehouse failed (bad URL, failed query).
         MissingDependencyError: plotly is not installed.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib, daap
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))

@@ -7,7 +7,7 @@ given, verified) file is renamed to ``dest``, so nothing half-written ever appea
 
 ``http://``, ``https://`` and ``file://`` URLs are accepted (``file://`` serves local mirrors and the examples).
 
-Example:
+Examples:
     >>> import datetime
     >>> binance_path("BTCUSDT", market="spot", date=datetime.date(2025, 1, 1))
     'data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2025-01-01.zip'
@@ -101,7 +101,7 @@ class DownloadError(DaapError):
         transient: True when retries ran out on failures that may pass (connection lost, timeout, 5xx, 429): a
             later run may succeed, and resumes from the ``.part`` file left behind.
 
-    Example:
+    Examples:
         >>> e = DownloadError("https://x/y.zip: HTTP 403", "https://x/y.zip", attempts=1, status=403)
         >>> str(e), e.transient
         ('https://x/y.zip: HTTP 403', False)
@@ -123,7 +123,7 @@ class DownloadError(DaapError):
 class DownloadNotFoundError(DownloadError):
     """The server has no such file (HTTP 404 or 410). Never retried.
 
-    Example:
+    Examples:
         >>> issubclass(DownloadNotFoundError, DaapError)
         True
     """
@@ -137,7 +137,7 @@ class ChecksumMismatchError(DownloadError):
         expected: the sha256 (or file name) the CHECKSUM says.
         actual: the sha256 (or file name) found.
 
-    Example:
+    Examples:
         >>> e = ChecksumMismatchError("bad", "https://x/a.zip", path=None, expected="ab", actual="cd")
         >>> (e.expected, e.actual, isinstance(e, DownloadError))
         ('ab', 'cd', True)
@@ -195,7 +195,7 @@ def binance_path(
     Raises:
         ValueError: an unknown market, kind or interval, both or neither of date/month, a month not ``YYYY-MM``.
 
-    Example:
+    Examples:
         >>> binance_path("BTCUSDT", market="um", date=datetime.date(2025, 1, 1))
         'data/futures/um/daily/trades/BTCUSDT/BTCUSDT-trades-2025-01-01.zip'
         >>> binance_path("BTCUSDT", market="spot", kind="aggTrades", month="2025-01")
@@ -246,7 +246,7 @@ def resolve_base_url(base_url: str | None = None) -> str:
     Raises:
         ValueError: a URL that is not ``http(s)://host...`` or ``file://...``.
 
-    Example:
+    Examples:
         >>> resolve_base_url("http://127.0.0.1:8000/")
         'http://127.0.0.1:8000'
     """
@@ -269,7 +269,7 @@ def binance_url(
 ) -> str:
     """The full URL of a Binance public-data file: :func:`resolve_base_url` + :func:`binance_path` (URL-quoted).
 
-    Example:
+    Examples:
         >>> binance_url("BTCUSDT", market="spot", date=datetime.date(2025, 1, 1), base_url="http://mirror")
         'http://mirror/data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2025-01-01.zip'
     """
@@ -280,7 +280,7 @@ def binance_url(
 def part_path(dest: str | os.PathLike[str]) -> Path:
     """Where :func:`download` streams ``dest`` before the atomic rename: ``dest`` + ``.part``.
 
-    Example:
+    Examples:
         >>> part_path("raw/BTCUSDT-trades-2025-01-01.zip").name
         'BTCUSDT-trades-2025-01-01.zip.part'
     """
@@ -302,7 +302,7 @@ class DownloadResult:
         cached: True when ``path`` already held the expected file and nothing was downloaded.
         sha256: the verified digest, when a checksum was checked.
 
-    Example:
+    Examples:
         >>> DownloadResult(Path("a.zip"), 10, resumed=False, attempts=1, url="file:///a.zip").cached
         False
     """
@@ -581,7 +581,7 @@ def fetch_text(
         DownloadNotFoundError: HTTP 404/410.
         DownloadError: any other failure, or a body larger than ``max_bytes``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = p.write_text("hello")
@@ -658,7 +658,7 @@ def download(
             and the last cause.
         OSError: writing the local file failed.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp())
         >>> _ = (d / "src.bin").write_bytes(b"x" * 1000)
@@ -766,7 +766,7 @@ def download_verified(
         DownloadNotFoundError: the file or its CHECKSUM does not exist on the server.
         DownloadError: a malformed CHECKSUM, or see :func:`download`.
 
-    Example:
+    Examples:
         >>> import tempfile, hashlib
         >>> d = Path(tempfile.mkdtemp())
         >>> _ = (d / "a.zip").write_bytes(b"PK data")
@@ -842,7 +842,7 @@ def download_many(
     Raises:
         ValueError: ``max_workers < 1`` or two jobs writing the same ``dest`` (their ``.part`` files would clash).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp())
         >>> _ = (d / "a").write_bytes(b"a")

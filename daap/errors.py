@@ -2,7 +2,7 @@
 
 Every exception derives from :class:`DaapError`, so ``except daap.errors.DaapError`` catches all of them.
 
-Example:
+Examples:
     >>> from daap.errors import InvalidIntervalError, DaapError
     >>> issubclass(InvalidIntervalError, DaapError)
     True

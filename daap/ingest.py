@@ -5,7 +5,7 @@ their line and reason, never dropped), split into one bronze Parquet part per UT
 manifest last. Re-ingesting the same bytes is a no-op; a file Binance replaced (same name, new sha256) supersedes
 the old parts and the manifest keeps the history.
 
-Example:
+Examples:
     >>> import tempfile, daap
     >>> ingestor = daap.Ingestor(daap.Lake(tempfile.mkdtemp()))
     >>> m = ingestor.ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")

@@ -3,7 +3,7 @@
 Buckets are aligned to the Unix epoch. A week starts on Monday 00:00 UTC and a month (``1M``) is a calendar month.
 A bucket is identified by an integer *index*: ``index_of(t)`` maps times to it and ``start_of(index)`` back.
 
-Example:
+Examples:
     >>> from daap.intervals import Interval
     >>> iv = Interval.parse("5m")
     >>> iv.step_us
@@ -57,7 +57,7 @@ class Interval:
         Raises:
             InvalidIntervalError: for anything else, with the accepted forms in the message.
 
-        Example:
+        Examples:
             >>> Interval.parse("1w").offset_us // 86_400_000_000
             4
         """
@@ -117,7 +117,7 @@ class Interval:
     def divides(self, coarser: Interval) -> bool:
         """True when every bucket of ``self`` lies inside exactly one bucket of ``coarser`` (rollup is exact).
 
-        Example:
+        Examples:
             >>> Interval.parse("1m").divides(Interval.parse("1M")), Interval.parse("1w").divides(Interval.parse("1M"))
             (True, False)
         """

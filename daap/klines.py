@@ -13,7 +13,7 @@ Binance publishes klines (candles) as ``SYMBOL-INTERVAL-YYYY-MM-DD.zip`` (daily)
 plain pandas computation of klines from trades, kept independent of daap's candle engines so that it can serve as
 their oracle and as the source of synthetic kline files (:func:`write_kline_files`).
 
-Example:
+Examples:
     >>> k = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")
     >>> len(k), int(k["trades"].iloc[0]), str(k["close_time"].iloc[0])
     (10, 2631, '2025-01-01 00:00:59.999999+00:00')
@@ -162,7 +162,7 @@ def binance_interval(name: str) -> str:
     Raises:
         ValueError: a name that is not one of Binance's kline intervals (the message lists them).
 
-    Example:
+    Examples:
         >>> binance_interval("1M"), binance_interval("1m"), binance_interval("1w")
         ('1mo', '1m', '1w')
     """
@@ -178,7 +178,7 @@ def daap_interval(name: str) -> str:
     Raises:
         ValueError: a name that is not one of Binance's kline intervals (the message lists them).
 
-    Example:
+    Examples:
         >>> daap_interval("1mo"), daap_interval("15m")
         ('1M', '15m')
     """
@@ -218,7 +218,7 @@ def kline_file_name(
     Raises:
         ValueError: a bad symbol, interval, date or month, or not exactly one of ``date`` and ``month``.
 
-    Example:
+    Examples:
         >>> kline_file_name("BTCUSDT", "1m", date=datetime.date(2025, 1, 1))
         'BTCUSDT-1m-2025-01-01.zip'
         >>> kline_file_name("BTCUSDT", "1M", month="2025-01", zipped=False)
@@ -244,7 +244,7 @@ def kline_file_name(
 def parse_kline_file_name(path: PathLike) -> tuple[str, str] | None:
     """The ``(symbol, daap interval)`` of a Binance kline file name, or None when the name is not one.
 
-    Example:
+    Examples:
         >>> parse_kline_file_name("data/BTCUSDT-1mo-2025-01.zip")
         ('BTCUSDT', '1M')
         >>> parse_kline_file_name("BTCUSDT-1h-2024-03-05.csv"), parse_kline_file_name("BTCUSDT-trades-2025-01-01.zip")
@@ -488,7 +488,7 @@ def read_klines(
             also for the same kline in two files.
         EmptyInputError: a file without kline rows.
 
-    Example:
+    Examples:
         >>> k = read_klines(["tests/data/klines/um/BTCUSDT-1d-2020-01.csv"])
         >>> k[["symbol", "interval", "open", "trades"]].values.tolist()
         [['BTCUSDT', '1d', 7189.43, 101871], ['BTCUSDT', '1d', 7197.57, 224747]]
@@ -620,7 +620,7 @@ def to_kline_csv(
         ValueError: an unknown market, a header or decimals for spot, a missing column, a negative or non-finite
             value, a value with more decimals than ``decimals`` allows, or times that a millisecond file cannot hold.
 
-    Example:
+    Examples:
         >>> k = read_klines("tests/data/klines/um/BTCUSDT-1m-2023-01-01.csv")
         >>> to_kline_csv(k, "um", decimals=(2, 3, 5)).splitlines()[1]
         b'1672531200000,16537.50,16538.00,16534.30,16538.00,170.576,1672531259999,2820697.45580,946,103.782,1716164.80590,0'
@@ -713,7 +713,7 @@ def klines_from_trades(
     Raises:
         ValueError: a missing column, or no symbol at all.
 
-    Example:
+    Examples:
         >>> t = pd.DataFrame({"trade_id": [1, 2, 3], "price": [10.0, 12.0, 11.0], "qty": [1.0, 2.0, 0.5],
         ...                   "quote_qty": [10.0, 24.0, 5.5], "time": [60_000_000, 60_000_001, 185_000_000],
         ...                   "is_buyer_maker": [False, True, False]})
@@ -847,7 +847,7 @@ def write_kline_files(
         ValueError: several symbols or intervals, an unknown period, an empty drop range, or what
             :func:`to_kline_csv` refuses.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> k = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")
         >>> with tempfile.TemporaryDirectory() as d:

@@ -14,7 +14,7 @@ Zones (ARCHITECTURE.md section 1):
 Publishing order makes every write safe to interrupt: data objects first, the manifest last. Readers only follow
 manifests, so a half-finished ingest is invisible, and a rerun rewrites the same object names.
 
-Example:
+Examples:
     >>> import tempfile
     >>> lake = Lake(tempfile.mkdtemp())
     >>> lake.bronze_key("spot", "BTCUSDT", "2025-01-01", "BTCUSDT-trades-2025-01-01-0123456789ab")
@@ -171,7 +171,7 @@ class Lake:
     def kline_key(market: str, interval: str, symbol: str, name: str) -> str:
         """Key of an official Binance kline file in the ``reference/`` zone.
 
-        Example:
+        Examples:
             >>> Lake.kline_key("spot", "1m", "BTCUSDT", "BTCUSDT-1m-2025-01.zip")
             'reference/klines/market=spot/interval=1m/symbol=BTCUSDT/BTCUSDT-1m-2025-01.zip'
         """
@@ -232,7 +232,7 @@ class Lake:
     ) -> list[str]:
         """Day files of the ``candles/`` zone for an interval (and symbol), UTC days in ``[start, end]``, sorted.
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> Lake(tempfile.mkdtemp()).candle_keys("1m", "BTCUSDT")
             []
@@ -252,7 +252,7 @@ class Lake:
     def day_of_key(key: str) -> str:
         """The ``YYYY-MM-DD`` of a partitioned key (``.../date=YYYY-MM-DD/...``).
 
-        Example:
+        Examples:
             >>> Lake.day_of_key(Lake.candles_key("1m", "BTCUSDT", "2025-01-01"))
             '2025-01-01'
         """

@@ -8,7 +8,7 @@ content digest, candle days overwritten in place, loads merged), and returns a :
 Configuration comes from ``daap.toml`` (top-level keys, or a ``[pipeline]`` table) or a mapping; an unknown key or a
 bad value is a :class:`ConfigError` naming the key.
 
-Example:
+Examples:
     >>> import tempfile
     >>> work = tempfile.mkdtemp()
     >>> cfg = PipelineConfig.from_mapping({

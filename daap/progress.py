@@ -1,6 +1,6 @@
 """Progress bars for long work: shown on a terminal, quiet otherwise (logs, CI, pipes).
 
-Example:
+Examples:
     >>> with bar(total=10, enabled=False, desc="demo") as b:
     ...     b.update(10)
 """

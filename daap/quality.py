@@ -28,7 +28,7 @@ Checks (severity in brackets; an ``error`` finding stops ``daap run``):
   in ``daap run``): the candles equal Binance's official klines bucket by bucket (:mod:`daap.reconcile`,
   :func:`verify_against_klines`).
 
-Example:
+Examples:
     >>> import daap
     >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2023-03-24.csv"))
     >>> report = check_candles(candles)
@@ -505,7 +505,7 @@ def check_spark(
 ) -> QualityReport:
     """Run the candle checks as Spark SQL on a Spark DataFrame of candles; only counts and examples are collected.
 
-    Example:
+    Examples:
         >>> import daap
         >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)
         >>> check_spark(candles).status

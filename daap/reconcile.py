@@ -16,7 +16,7 @@ Buckets on one side only are *missing*, not mismatched: Binance publishes no kli
 where daap writes gap rows; and a lake that holds part of a month misses the rest. The verdict is ``match`` (every
 bucket on both sides and equal), ``incomplete`` (all compared buckets equal, some missing) or ``mismatch``.
 
-Example:
+Examples:
     >>> import daap
     >>> from daap.klines import read_klines
     >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
@@ -272,7 +272,7 @@ def verify_against_klines(
     Raises:
         ReconcileError: several symbols or intervals and none chosen.
 
-    Example:
+    Examples:
         >>> import daap
         >>> from daap.klines import read_klines
         >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
@@ -411,7 +411,7 @@ def _bound(value: dt.datetime | dt.date | None, *, end: bool) -> int | None:
 def month_days(month: str) -> tuple[dt.date, dt.date]:
     """First and last day of a ``YYYY-MM`` month.
 
-    Example:
+    Examples:
         >>> month_days("2024-02")
         (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29))
     """
@@ -536,7 +536,7 @@ def verify_lake(
     Raises:
         ReconcileError: no candles for the symbol in the lake, or no kline file for the range at Binance.
 
-    Example:
+    Examples:
         >>> import daap, tempfile
         >>> verify_lake(daap.Lake(tempfile.mkdtemp()), "BTCUSDT", month="2025-01")
         Traceback (most recent call last):

@@ -4,7 +4,7 @@ Needs ``pip install 'daap[s3]'`` (boto3). Constructing an :class:`S3Store` only 
 the client is created at the first operation. Credentials come from the standard AWS sources (environment,
 ``~/.aws`` profiles, instance roles) and are never stored on the object or put into error messages.
 
-Example:
+Examples:
     >>> store = S3Store("s3://my-bucket/lake/", endpoint_url="http://127.0.0.1:8333")
     >>> store
     S3Store('s3://my-bucket/lake', endpoint_url='http://127.0.0.1:8333')
@@ -57,7 +57,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
         StoreError: the URI is not ``s3://…``, the bucket name breaks the S3 naming rules, or the prefix has empty,
             ``.`` or ``..`` segments.
 
-    Example:
+    Examples:
         >>> parse_s3_uri("s3://daap-lake/prod/lake/")
         ('daap-lake', 'prod/lake')
         >>> parse_s3_uri("s3://Bad_Bucket")
@@ -160,7 +160,7 @@ class S3Store:
         prefix: the key prefix, without surrounding slashes (``""`` for the bucket root).
         last_upload: :class:`UploadStats` of the most recent :meth:`put_file`, for benchmarks.
 
-    Example:
+    Examples:
         >>> store = S3Store("s3://daap-lake/prod")
         >>> store.uri, store.local_path("raw/x.zip")
         ('s3://daap-lake/prod', None)
@@ -424,7 +424,7 @@ class S3Store:
         Returns:
             True when the bucket was created, False when it already existed.
 
-        Example:
+        Examples:
             ``S3Store("s3://daap-test/lake").ensure_bucket()`` is True the first time, then False.
         """
         errors = _aws_errors()

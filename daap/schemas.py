@@ -4,7 +4,7 @@
 :func:`validate_trades` and :func:`validate_candles` run them and raise :class:`daap.errors.ValidationError`, never a
 pandera exception, with a message that names every failed check and its first failure cases.
 
-Example:
+Examples:
     >>> import pandas as pd
     >>> from daap.schemas import validate_trades
     >>> trades = pd.DataFrame({
@@ -109,7 +109,7 @@ class Trades(pa.DataFrameModel):
     ``time`` is a tz-aware UTC datetime at any resolution (engines write µs). ``(symbol, trade_id)`` is unique and no
     value is null.
 
-    Example:
+    Examples:
         >>> list(Trades.to_schema().columns)
         ['symbol', 'trade_id', 'price', 'qty', 'quote_qty', 'time', 'is_buyer_maker']
 
@@ -146,7 +146,7 @@ class Candles(pa.DataFrameModel):
     Gap rows (``trades == 0``) are flat at the previous close with zero volumes and null ``vwap`` and trade ids.
     Sums are compared with a relative tolerance of :data:`REL_TOL`.
 
-    Example:
+    Examples:
         >>> list(Candles.to_schema().columns)[:4]
         ['symbol', 'interval', 'open_time', 'close_time']
 
@@ -368,7 +368,7 @@ def validate_trades(df: pd.DataFrame, *, lazy: bool = True) -> pd.DataFrame:
     Raises:
         ValidationError: naming each failed check and its first failure cases.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> bad = pd.DataFrame({
         ...     "symbol": ["BTCUSDT"], "trade_id": [1], "price": [-1.0], "qty": [0.5], "quote_qty": [50.0],
@@ -394,7 +394,7 @@ def validate_candles(df: pd.DataFrame, *, lazy: bool = True) -> pd.DataFrame:
     Raises:
         ValidationError: naming each failed check and its first failure cases.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> import numpy as np
         >>> t = pd.to_datetime(["2025-01-01 00:00"], utc=True).as_unit("us")

@@ -9,7 +9,7 @@ message that names every failed check and shows a few failing rows.
 Checks run as Spark jobs; the row rules of a model are evaluated together in one aggregation. Nothing is collected
 to the driver except counts and a few example rows on failure.
 
-Example:
+Examples:
     >>> from daap.schemas_spark import Candles, Trades
     >>> list(Trades.to_schema().columns)
     ['symbol', 'trade_id', 'price', 'qty', 'quote_qty', 'time', 'is_buyer_maker']
@@ -258,7 +258,7 @@ class Trades(pa.DataFrameModel):  # type: ignore[type-arg]
     ``time`` is a ``TimestampType`` (UTC instants, not ``TIMESTAMP_NTZ``); ``(symbol, trade_id)`` is unique and
     no value is null.
 
-    Example:
+    Examples:
         >>> Trades.to_schema().columns["price"].checks
         [<Check greater_than: greater_than(0)>]
     """
@@ -293,7 +293,7 @@ class Candles(pa.DataFrameModel):  # type: ignore[type-arg]
     Times are ``TimestampType``; ids and counts ``LongType``; prices and volumes ``DoubleType``. ``vwap`` and the
     trade ids are null exactly on gap rows (``trades == 0``), which are flat at the previous close.
 
-    Example:
+    Examples:
         >>> [c for c in Candles.to_schema().columns if Candles.to_schema().columns[c].nullable]
         ['vwap', 'first_trade_id', 'last_trade_id']
     """
@@ -408,7 +408,7 @@ def validate_trades(df: DataFrame) -> DataFrame:
     Raises:
         ValidationError: naming each failed check.
 
-    Example:
+    Examples:
         >>> validate_trades(spark.createDataFrame([], "symbol string"))
         Traceback (most recent call last):
         ...
@@ -425,7 +425,7 @@ def validate_candles(df: DataFrame) -> DataFrame:
     Raises:
         ValidationError: naming each failed check and a few failing rows.
 
-    Example:
+    Examples:
         >>> import daap
         >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades).cache()
         >>> validate_candles(candles.withColumn("low", candles.high + 1))

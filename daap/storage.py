@@ -3,7 +3,7 @@
 Keys are ``/``-separated paths relative to the store's root. Every write is atomic: an object is either absent or
 complete, never half-written. ``open_store`` picks the store from a URI.
 
-Example:
+Examples:
     >>> import tempfile
     >>> store = open_store(tempfile.mkdtemp())
     >>> store.write_bytes("a/b.json", b"{}")
@@ -82,7 +82,7 @@ class Store(Protocol):
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     """The sha256 hex digest of a file, read in chunks.
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"
         >>> _ = p.write_bytes(b"abc")

@@ -4,7 +4,7 @@ Reads ``.csv``, ``.csv.gz`` and Binance ``.zip`` files (in place, never extracte
 Parquet files already in the normalized schema (the lake's bronze zone). The dialect and the time unit are detected
 from the content. Malformed input raises an :class:`~daap.errors.InputFormatError` naming the file, line and column.
 
-Example:
+Examples:
     >>> import daap
     >>> df = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
     >>> list(df.columns)
@@ -299,7 +299,7 @@ class RejectedRow:
 class IdRanges:
     """The trade ids seen so far, as merged ranges: finds duplicates and lists the gaps.
 
-    Example:
+    Examples:
         >>> ids = IdRanges()
         >>> ids.add(np.array([1, 2, 3, 7, 8])).tolist(), ids.add(np.array([8, 9])).tolist()
         ([False, False, False, False, False], [True, False])
@@ -796,7 +796,7 @@ def iter_blocks(
         rejects: quarantine mode: bad rows (malformed, implausible time, non-positive price or quantity, repeated
             trade id) are collected here with their line and text instead of raising. CSV input only.
 
-    Example:
+    Examples:
         >>> sum(len(b) for b in iter_blocks("tests/data/BTCUSDT-trades-2025-01-01.csv", block_bytes=1 << 16))
         12000
     """
@@ -859,7 +859,7 @@ def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
 def iter_trade_batches(path: PathLike, symbol: str | None = None) -> Iterator[pa.RecordBatch]:
     """Stream one trades file as Arrow record batches in the normalized schema.
 
-    Example:
+    Examples:
         >>> next(iter_trade_batches("tests/data/BTCUSDT-trades-2023-03-24.csv")).num_rows
         2000
     """
@@ -882,7 +882,7 @@ def read_trades(paths: PathLike | Sequence[PathLike], symbol: str | None = None)
     Raises:
         InputFormatError: malformed input, with the file, line and column.
 
-    Example:
+    Examples:
         >>> df = read_trades("tests/data/futures-BTCUSDT-trades-2026-09-16T20-00.csv")
         >>> df["symbol"].iloc[0], int(df["trade_id"].iloc[0])
         ('BTCUSDT', 8086999560)

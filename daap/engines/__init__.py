@@ -4,7 +4,7 @@ An engine turns trades into candles (ARCHITECTURE.md section 2). Engines are fou
 ``daap.engines`` and imported only when asked for, so ``import daap`` never imports pyspark or snowpark. An engine
 whose optional dependencies are missing raises :class:`~daap.errors.MissingDependencyError` with the pip command.
 
-Example:
+Examples:
     >>> from daap.engines import get_engine, available_engines
     >>> "pandas" in available_engines()
     True
@@ -126,7 +126,7 @@ def _entry_points() -> dict[str, EntryPoint]:
 def register_engine(name: str, target: str, *, extra: str | None = None) -> None:
     """Register an engine by ``"module:Class"`` without an installed entry point (plugins and tests).
 
-    Example:
+    Examples:
         >>> register_engine("pandas2", "daap.engines.pandas:PandasEngine")
         >>> get_engine("pandas2").name
         'pandas'

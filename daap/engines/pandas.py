@@ -6,7 +6,7 @@ depend on row order, chunk size or file split. When the input arrives in time or
 older than the newest one are final: they are spilled to disk and memory stays flat. Out-of-order input is still
 exact; it keeps the partial candles in memory instead.
 
-Example:
+Examples:
     >>> import daap
     >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
     >>> candles = daap.CandleBuilder("1m").build(trades)
@@ -311,7 +311,7 @@ def gap_rows(interval: Interval, symbol: str, after_idx: int, before_idx: int, c
 
     The same rows :func:`finalize` makes between two traded buckets (it makes them here).
 
-    Example:
+    Examples:
         >>> from daap.intervals import Interval
         >>> gap_rows(Interval.parse("1m"), "BTCUSDT", 10, 13, 5.0).column("close").to_pylist()
         [5.0, 5.0]
@@ -333,7 +333,7 @@ def _nullable_int(t: pa.DataType) -> Any:
 def candles_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Candles as pandas: ``datetime64[us, UTC]`` times and nullable ``Int64`` trade ids.
 
-    Example:
+    Examples:
         >>> from daap.contract import CANDLES_SCHEMA
         >>> candles_to_pandas(CANDLES_SCHEMA.empty_table())["first_trade_id"].dtype
         Int64Dtype()
@@ -393,7 +393,7 @@ class _Spill:
 class CandleAccumulator:
     """Streams trade blocks into candles: the heart of the pandas engine.
 
-    Example:
+    Examples:
         >>> from daap.trades import iter_blocks
         >>> acc = CandleAccumulator(Interval.parse("1m"))
         >>> for block in iter_blocks("tests/data/BTCUSDT-trades-2021-01-02.csv", block_bytes=1 << 15):

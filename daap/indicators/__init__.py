@@ -3,7 +3,7 @@
 Every indicator is computed per ``(symbol, interval)``, in ``open_time`` order, with TA-Lib's conventions (see
 :mod:`daap.indicators.specs`); gap rows take part like any candle. The result keeps the input's row order.
 
-Example:
+Examples:
     >>> import daap
     >>> from daap import indicators
     >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"))
@@ -89,7 +89,7 @@ def add(candles: Any, specs: Sequence[Spec], *, engine: str | None = None) -> An
         IndicatorSpecError: an output column already exists, or two specs write the same column.
         ValidationError: a needed column is missing, or a ``(symbol, interval, open_time)`` repeats.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> frame = pd.DataFrame({"symbol": "X", "interval": "1m", "close": [3.0, 1.0, 2.0],
         ...                       "open_time": pd.to_datetime([2, 0, 1], unit="m", utc=True)})
@@ -159,7 +159,7 @@ def parse(text: str) -> list[Spec]:
     Raises:
         IndicatorSpecError: naming the bad token and why.
 
-    Example:
+    Examples:
         >>> parse("sma:7,vwap,vwap:30,logreturns,rvol:20:ann")
         [SMA(n=7), VWAP(window=None), VWAP(window=30), Returns(log=True), RealizedVol(window=20, annualize=True)]
         >>> parse("sma:x")

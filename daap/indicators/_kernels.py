@@ -8,7 +8,7 @@
   outputs is shifted by a local reference value before its prefix sums (one complex cumsum for both), so prices
   near 60,000 do not cancel, and windows whose values are all equal give exactly zero spread.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> linear_scan(np.array([1.0, 1.0, 1.0]), 0.5, 4.0).tolist()
     [3.0, 2.5, 2.25]
@@ -51,7 +51,7 @@ def linear_scan(u: F64, c: float, y0: F64 | float, scale: float = 1.0, prefix: i
         prefix: leave this many uninitialized slots before ``y`` in the result (for the caller to fill), which
             saves copying ``y`` into a longer array.
 
-    Example:
+    Examples:
         >>> linear_scan(np.array([2.0, 0.0]), 0.5, 0.0).tolist()
         [2.0, 1.0]
         >>> linear_scan(np.array([[1.0], [2.0]]), 0.5, np.array([0.0, 2.0]), scale=2.0).tolist()
@@ -90,7 +90,7 @@ def rolling_sum(x: F64, n: int, shift: float = 0.0) -> F64:
     Windows of zeros (with ``shift=0``) sum to exactly 0. The rounding error is about ``len(x) / n`` ulps of a
     window's sum, for values of one sign: shift prices by a nearby price first.
 
-    Example:
+    Examples:
         >>> rolling_sum(np.array([1.0, 0.0, 0.0, 2.0]), 2).tolist()
         [1.0, 0.0, 2.0]
     """
@@ -129,7 +129,7 @@ def window_sums(x: F64, n: int, out: tuple[F64, F64] | None = None, *, with_mean
         Two arrays of length ``max(len(x) - n + 1, 0)``; the second is never negative, and exactly 0 for a window
         of equal values.
 
-    Example:
+    Examples:
         >>> window_sums(np.array([5.0, 5.0, 5.0]), 2)[1].tolist()
         [0.0, 0.0]
     """

@@ -6,7 +6,7 @@ EMA is seeded with the SMA of its first ``n`` values, RSI and ATR use Wilder smo
 population standard deviation, and MACD aligns its fast EMA to start where the slow one does. Gap rows (zero volume,
 price carried) take part like any other candle.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> close = np.array([1.0, 2.0, 3.0, 4.0])
     >>> SMA(2).compute({"close": close})["sma_2"].tolist()
@@ -141,7 +141,7 @@ class Spec(ABC):
 class SMA(Spec):
     """Simple moving average of ``close`` over ``n`` candles (TA-Lib ``SMA``); column ``sma_{n}``.
 
-    Example:
+    Examples:
         >>> SMA(7).columns
         ('sma_7',)
     """
@@ -165,7 +165,7 @@ class EMA(Spec):
 
     Equal to TA-Lib's ``EMA``; the first ``n - 1`` rows are NaN. Column ``ema_{n}``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> EMA(3).compute({"close": np.array([1.0, 2.0, 3.0, 5.0])})["ema_3"].tolist()
         [nan, nan, 2.0, 3.5]
@@ -191,7 +191,7 @@ class RSI(Spec):
     ``100 * gain / (gain + loss)`` of Wilder-smoothed gains and losses; 0 when both are exactly 0 (a flat
     series), as TA-Lib. Column ``rsi_{n}``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> RSI(2).compute({"close": np.array([1.0, 2.0, 1.5, 1.5])})["rsi_2"].tolist()
         [nan, nan, 66.66666666666666, 66.66666666666666]
@@ -237,7 +237,7 @@ class MACD(Spec):
     fast EMA here differs from a stand-alone ``EMA(fast)`` at first). ``signal`` is the EMA of ``macd`` and
     ``hist = macd - signal``. As in TA-Lib, all three are NaN for the first ``slow + signal - 2`` rows.
 
-    Example:
+    Examples:
         >>> MACD(12, 26, 9).columns
         ('macd_12_26_9', 'macd_signal_12_26_9', 'macd_hist_12_26_9')
     """
@@ -278,7 +278,7 @@ class Bollinger(Spec):
     Columns ``bb_upper_{n}_{k}``, ``bb_middle_{n}_{k}``, ``bb_lower_{n}_{k}``; ``k`` is written without a
     trailing ``.0``, and ``2.5`` as ``2p5``.
 
-    Example:
+    Examples:
         >>> Bollinger(20, 2.0).columns
         ('bb_upper_20_2', 'bb_middle_20_2', 'bb_lower_20_2')
         >>> Bollinger(10, 2.5).columns[0]
@@ -321,7 +321,7 @@ class ATR(Spec):
 
     The true range of row ``t >= 1`` is ``max(high, prev close) - min(low, prev close)``. Column ``atr_{n}``.
 
-    Example:
+    Examples:
         >>> ATR(14).columns
         ('atr_14',)
     """
@@ -354,7 +354,7 @@ class VWAP(Spec):
     rolling over ``n`` candles (column ``vwap_{n}``, NaN for the first ``n - 1`` rows). NaN wherever the summed
     volume is 0 (only gap rows so far). Not in TA-Lib.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> VWAP(2).compute({"quote_volume": np.array([10.0, 0.0, 30.0]), "volume": np.array([1.0, 0.0, 2.0])})
         {'vwap_2': array([nan, 10., 15.])}
@@ -419,7 +419,7 @@ class Returns(Spec):
 
     Columns ``returns`` or ``log_returns``; the first row is NaN.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> Returns().compute({"close": np.array([100.0, 110.0])})["returns"].tolist()
         [nan, 0.1]
@@ -456,7 +456,7 @@ class RealizedVol(Spec):
     scaled by ``sqrt(periods per 365-day year)`` of the candles' interval (crypto trades every day). Column
     ``rvol_{window}``, or ``rvol_{window}_ann``. Not in TA-Lib (its ``STDDEV`` is the population one).
 
-    Example:
+    Examples:
         >>> RealizedVol(20, annualize=True).columns
         ('rvol_20_ann',)
     """
@@ -507,7 +507,7 @@ class OBV(Spec):
     It starts at the first row's volume, then adds the volume of each row whose close rose and subtracts it where
     the close fell.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> OBV().compute({"close": np.array([1.0, 2.0, 2.0, 1.0]), "volume": np.array([5.0, 1.0, 2.0, 3.0])})
         {'obv': array([5., 6., 6., 3.])}

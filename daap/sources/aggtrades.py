@@ -11,7 +11,7 @@ Formats, as published:
 * USD-M futures (7 columns): the header ``agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,
   is_buyer_maker`` (files from 2022-08-11; older daily files have none), shortest decimals, ``true``/``false``, ms.
 
-Example:
+Examples:
     >>> from daap.sources.synthetic import SyntheticConfig, generate_day
     >>> trades = generate_day(SyntheticConfig(trades_per_day=2_000, seed=3), 0)
     >>> agg = aggregate_trades(trades)
@@ -86,7 +86,7 @@ def aggregate_trades(trades: pa.Table, *, first_agg_id: int = FIRST_AGG_TRADE_ID
     Returns:
         A table in :data:`AGG_TRADE_SCHEMA`.
 
-    Example:
+    Examples:
         >>> t = pa.table({"trade_id": [1, 2, 3], "price": [5.0, 5.0, 6.0], "qty": [0.1, 0.2, 0.3],
         ...               "time": [10, 10, 10], "is_buyer_maker": [True, True, True]})
         >>> aggregate_trades(t, first_agg_id=7).to_pydict()["qty"], aggregate_trades(t)["last_trade_id"].to_pylist()
@@ -146,7 +146,7 @@ def _agg_lines(agg: pa.Table, market: Market, day: datetime.date) -> bytes:
 def to_binance_aggtrades_csv(agg: pa.Table, market: Market, day: datetime.date) -> bytes:
     r"""The exact text of Binance's daily aggTrades CSV for that market and day.
 
-    Example:
+    Examples:
         >>> a = pa.table({"agg_trade_id": [3384404357], "price": [93576.0], "qty": [0.00136],
         ...               "first_trade_id": [4359935386], "last_trade_id": [4359935386],
         ...               "time": [1735689600010866], "is_buyer_maker": [True]})
@@ -162,7 +162,7 @@ def to_binance_aggtrades_csv(agg: pa.Table, market: Market, day: datetime.date) 
 def aggtrades_file_name(symbol: str, day: datetime.date, *, zipped: bool = True) -> str:
     """Binance's name for a daily aggTrades file.
 
-    Example:
+    Examples:
         >>> aggtrades_file_name("BTCUSDT", datetime.date(2025, 5, 1))
         'BTCUSDT-aggTrades-2025-05-01.zip'
     """
@@ -181,7 +181,7 @@ def write_aggtrades_files(
     The aggregates are those of exactly the trades :func:`~daap.sources.synthetic.write_binance_files` writes for the
     same config, so candles from either file set must be equal. Zips come with a ``.CHECKSUM`` sidecar.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     [p.name for p in write_aggtrades_files(d, SyntheticConfig(days=1, trades_per_day=100))]

@@ -1,6 +1,6 @@
 """Binance public-data layout: file names, CSV dialects, time units and ``.CHECKSUM`` files.
 
-Example:
+Examples:
     >>> from daap.sources.binance import symbol_from_filename, detect_dialect
     >>> symbol_from_filename("BTCUSDT-trades-2025-01-01.zip")
     'BTCUSDT'
@@ -76,7 +76,7 @@ class Dialect:
 def symbol_from_filename(path: str | Path) -> str | None:
     """The symbol in a Binance file name (``BTCUSDT-trades-2025-01-01.zip``), or None.
 
-    Example:
+    Examples:
         >>> symbol_from_filename("futures-ETHUSDT-trades-2026-09-16T20-00.csv")
         'ETHUSDT'
         >>> symbol_from_filename("BTCUSDT-aggTrades-2025-01.zip")
@@ -97,7 +97,7 @@ def detect_dialect(first_line: bytes, path: str | Path | None = None) -> Dialect
     Raises:
         InputFormatError: an unknown header or a column count no Binance trades or aggTrades file has.
 
-    Example:
+    Examples:
         >>> detect_dialect(b"4359935386,93576.0,0.00136,127.26336,1735689600010866,True,True").name
         'spot'
         >>> d = detect_dialect(b"3384404357,93576.00,0.00136,4359935386,4359935386,1735689600010866,True,True")
@@ -141,7 +141,7 @@ def to_microseconds(t: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], in
     Returns:
         The times in µs and the position of the first implausible value, or -1 when all are plausible.
 
-    Example:
+    Examples:
         >>> us, bad = to_microseconds(np.array([1_735_689_600, 1_735_689_600_000, 1_735_689_600_000_001]))
         >>> us.tolist(), bad
         ([1735689600000000, 1735689600000000, 1735689600000001], -1)
@@ -179,7 +179,7 @@ def parse_checksum(text: str) -> tuple[str, str]:
     Raises:
         InputFormatError: when the text is not in that format.
 
-    Example:
+    Examples:
         >>> parse_checksum("ab" * 32 + "  BTCUSDT-trades-2025-01-01.zip\n")[1]
         'BTCUSDT-trades-2025-01-01.zip'
     """

@@ -25,7 +25,7 @@ Time units follow Binance: spot files carry microseconds from 2025-01-01 and mil
 always carry milliseconds. On a millisecond day the generated times are truncated to whole milliseconds, so reading a
 written file back gives exactly the generated table.
 
-Example:
+Examples:
     >>> cfg = SyntheticConfig(trades_per_day=1_000, seed=7)
     >>> table = generate_day(cfg, 0)
     >>> table.num_rows, table.column_names[:3]
@@ -153,7 +153,7 @@ class SyntheticConfig:
         seed: non-negative seed; the same config always gives the same trades.
         start_price: price around which day 0 opens, in quote currency.
 
-    Example:
+    Examples:
         >>> SyntheticConfig(days=3).end
         datetime.date(2025, 5, 3)
         >>> SyntheticConfig(days=0)
@@ -198,7 +198,7 @@ class SyntheticConfig:
     def end(self) -> datetime.date:
         """The last UTC day generated (inclusive).
 
-        Example:
+        Examples:
             >>> SyntheticConfig(start=datetime.date(2024, 12, 31), days=2).end
             datetime.date(2025, 1, 1)
 
@@ -208,7 +208,7 @@ class SyntheticConfig:
     def day(self, day_index: int) -> datetime.date:
         """Return the UTC date of day ``day_index`` (0-based).
 
-        Example:
+        Examples:
             >>> SyntheticConfig(days=2).day(1)
             datetime.date(2025, 5, 2)
 
@@ -229,7 +229,7 @@ def _check_day_index(config: SyntheticConfig, day_index: int) -> None:
 def time_unit(market: Market, day: datetime.date) -> Literal["ms", "us"]:
     """Return the unit of the ``time`` column in Binance's file of that market and day.
 
-    Example:
+    Examples:
         >>> time_unit("spot", datetime.date(2024, 12, 31)), time_unit("spot", datetime.date(2025, 1, 1))
         ('ms', 'us')
         >>> time_unit("um", datetime.date(2025, 1, 1))
@@ -248,7 +248,7 @@ def has_header(market: Market, day: datetime.date) -> bool:
 
     Spot files never do; USD-M futures files do from 2022-08-11 on.
 
-    Example:
+    Examples:
         >>> has_header("spot", datetime.date(2025, 5, 1)), has_header("um", datetime.date(2025, 5, 1))
         (False, True)
         >>> has_header("um", datetime.date(2022, 8, 10))
@@ -313,7 +313,7 @@ def generate_day(config: SyntheticConfig, day_index: int) -> pa.Table:
     Returns:
         A table with the schema :data:`TRADE_SCHEMA`, in trade-id order.
 
-    Example:
+    Examples:
         >>> cfg = SyntheticConfig(trades_per_day=500, days=2)
         >>> day1 = generate_day(cfg, 1)
         >>> day1["trade_id"][0].as_py() == generate_day(cfg, 0)["trade_id"][-1].as_py() + 1
@@ -397,7 +397,7 @@ def generate_day(config: SyntheticConfig, day_index: int) -> pa.Table:
 def iter_days(config: SyntheticConfig) -> Iterator[tuple[datetime.date, pa.Table]]:
     """Yield ``(day, trades)`` for every day of the config, one day in memory at a time.
 
-    Example:
+    Examples:
         >>> [(d.isoformat(), t.num_rows) for d, t in iter_days(SyntheticConfig(days=2, trades_per_day=10))]
         [('2025-05-01', 10), ('2025-05-02', 10)]
 
@@ -460,7 +460,7 @@ def _csv_lines(table: pa.Table, market: Market, unit: Literal["ms", "us"]) -> by
 def csv_lines(columns: list[Any]) -> bytes:
     r"""CSV lines, each ending in a newline, of equal-length text columns (scalars repeat), built without Python loops.
 
-    Example:
+    Examples:
         >>> csv_lines([pa.array(["1", "2"]), pa.scalar("x")])
         b'1,x\n2,x\n'
     """
@@ -497,7 +497,7 @@ def write_csv(
         market: ``"spot"`` or ``"um"``.
         day: the file's UTC day (decides the time unit and the header).
 
-    Example:
+    Examples:
         >>> buf = io.BytesIO()
         >>> cfg = SyntheticConfig(trades_per_day=3, market="um")
         >>> write_csv(generate_day(cfg, 0), buf, "um", cfg.start)
@@ -532,7 +532,7 @@ def write_csv(
 def to_binance_csv(table: pa.Table, market: Market, day: datetime.date) -> bytes:
     r"""Return the text :func:`write_csv` writes, as bytes (for small tables).
 
-    Example:
+    Examples:
         >>> t = pa.table({"trade_id": [4359935386], "price": [93576.0], "qty": [0.00136], "quote_qty": [127.26336],
         ...               "time": [1735689600010866], "is_buyer_maker": [True]})
         >>> to_binance_csv(t, "spot", datetime.date(2025, 1, 1))
@@ -553,7 +553,7 @@ def to_binance_csv(table: pa.Table, market: Market, day: datetime.date) -> bytes
 def binance_file_name(symbol: str, day: datetime.date, *, zipped: bool = True) -> str:
     """Return Binance's name for a daily trades file (the same for spot and USD-M futures).
 
-    Example:
+    Examples:
         >>> binance_file_name("BTCUSDT", datetime.date(2025, 5, 1))
         'BTCUSDT-trades-2025-05-01.zip'
         >>> binance_file_name("BTCUSDT", datetime.date(2025, 5, 1), zipped=False)
@@ -566,7 +566,7 @@ def binance_file_name(symbol: str, day: datetime.date, *, zipped: bool = True) -
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 of a file, read in 1 MiB blocks.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     p = Path(d) / "x"
@@ -620,7 +620,7 @@ def write_binance_files(
     Returns:
         The paths of the data files (zip or csv), one per day, in date order.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     paths = write_binance_files(d, SyntheticConfig(days=2, trades_per_day=100))
@@ -657,7 +657,7 @@ def write_binance_files(
 def write_parquet(out_path: str | os.PathLike[str], config: SyntheticConfig) -> Path:
     """Write all days of the config as one Parquet file (zstd) in :data:`NORMALIZED_SCHEMA`, one day at a time.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     p = write_parquet(Path(d) / "t.parquet", SyntheticConfig(days=2, trades_per_day=50))
@@ -690,7 +690,7 @@ def synthetic_klines(config: SyntheticConfig, interval: str = "1m") -> pd.DataFr
     The days are computed at once, so quiet buckets are filled across midnight too: one row per bucket from the
     first to the last traded bucket. Write them as Binance files with :func:`daap.klines.write_kline_files`.
 
-    Example:
+    Examples:
         >>> k = synthetic_klines(SyntheticConfig(days=2, trades_per_day=2_000), "1h")
         >>> len(k), int(k["trades"].sum()), str(k["open_time"].iloc[0])
         (48, 4000, '2025-05-01 00:00:00+00:00')

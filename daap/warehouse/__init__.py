@@ -13,7 +13,7 @@ URLs:
 Other backends plug in through the ``daap.warehouses`` entry-point group: ``scheme = "pkg.module:ClientClass"``,
 where the class has a ``from_url(url, **options)`` constructor and the methods of :class:`WarehouseClient`.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "daap.duckdb"
     >>> wh = WarehouseLoader(f"duckdb:///{path}")
@@ -89,7 +89,7 @@ def quote_identifier(name: str, *, upper: bool = False) -> str:
     Raises:
         UnsafeIdentifierError: for anything else.
 
-    Example:
+    Examples:
         >>> quote_identifier("sma_7"), quote_identifier("sma_7", upper=True)
         ('"sma_7"', '"SMA_7"')
         >>> quote_identifier('x"; DROP TABLE raw_candles; --')
@@ -236,7 +236,7 @@ class WarehouseLoader:
     Raises:
         UnsupportedWarehouseError: for an unknown scheme.
 
-    Example:
+    Examples:
         >>> import tempfile, daap
         >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
         >>> with WarehouseLoader(f"duckdb:///{tempfile.mkdtemp()}/daap.duckdb") as wh:

@@ -44,7 +44,7 @@ RECORD_LOAD_SQL = (
 def check_symbol(symbol: Any) -> str:
     """Validate a symbol: upper-case letters and digits, as Binance writes them.
 
-    Example:
+    Examples:
         >>> check_symbol("BTCUSDT")
         'BTCUSDT'
         >>> check_symbol("BTC'; --")
@@ -60,7 +60,7 @@ def check_symbol(symbol: Any) -> str:
 def check_interval(interval: Any) -> str:
     """Validate an interval and return its canonical name.
 
-    Example:
+    Examples:
         >>> check_interval("1m")
         '1m'
     """
@@ -98,7 +98,7 @@ class LoadWindow:
         first: first UTC day, inclusive.
         last: last UTC day, inclusive.
 
-    Example:
+    Examples:
         >>> w = LoadWindow.of("BTCUSDT", "1m", "2025-01-01", "2025-01-02")
         >>> w.params["end"].isoformat()
         '2025-01-03T00:00:00+00:00'
@@ -224,7 +224,7 @@ def indicator_specs(indicators: Any) -> tuple[list[Spec], list[str]]:
     Args:
         indicators: a spec string, a list of specs, or ``None`` for :data:`daap.indicators.DEFAULT`.
 
-    Example:
+    Examples:
         >>> indicator_specs("rsi:14")[1]
         ['rsi_14', 'sma_7']
     """
@@ -264,7 +264,7 @@ def indicator_select(columns: list[str], *, upper: bool = False) -> str:
         columns: the indicator columns; ``sma_7`` is also selected as ``close_price_7_period_sma``.
         upper: upper-case the names (Snowflake).
 
-    Example:
+    Examples:
         >>> print(indicator_select(["sma_7"], upper=True))
         i."SMA_7" AS "SMA_7",
             i."SMA_7" AS "CLOSE_PRICE_7_PERIOD_SMA"

@@ -5,7 +5,7 @@ runs in one transaction (``BEGIN`` / ``COMMIT``, ``ROLLBACK`` on any error): sta
 against ``raw_candles`` (new, changed, identical), ``MERGE`` the new and changed rows, log the counts. The SQL lives
 in ``daap/warehouse/sql/*.sql`` (:mod:`daap.warehouse.models`); values are always bound as parameters.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> import pandas as pd
     >>> client = DuckDBClient.from_url(f"duckdb:///{pathlib.Path(tempfile.mkdtemp()) / 'w.duckdb'}")
@@ -72,7 +72,7 @@ class DuckDBClient:
     def from_url(cls, url: str, **options: Any) -> DuckDBClient:
         """Parse ``duckdb:///relative.duckdb``, ``duckdb:////absolute.duckdb``, ``duckdb:///:memory:`` or a path.
 
-        Example:
+        Examples:
             >>> DuckDBClient.from_url("duckdb:///daap.duckdb").path
             PosixPath('daap.duckdb')
             >>> DuckDBClient.from_url("duckdb:////tmp/w.duckdb").path
@@ -129,7 +129,7 @@ class DuckDBClient:
     def sql(self, query: str, params: Any = None) -> pd.DataFrame:
         """Run one query with bound parameters and return its result (empty for statements without one).
 
-        Example:
+        Examples:
             >>> DuckDBClient(":memory:").sql("SELECT $x + 1 AS y", {"x": 41}).to_dict("records")
             [{'y': 42}]
         """

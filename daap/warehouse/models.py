@@ -5,7 +5,7 @@ tables renamed where a backend stages data under another name. Dialect differenc
 place: what a model cannot say portably is written in a form sqlglot translates (``open_time AT TIME ZONE 'UTC'``
 becomes ``CONVERT_TIMEZONE('UTC', open_time)``).
 
-Example:
+Examples:
     >>> "CREATE OR REPLACE VIEW stg_candles" in read_model("stg_candles")
     True
     >>> print(*to_snowflake("SELECT symbol, open_time AT TIME ZONE 'UTC' FROM t", tables={"t": "s1"}))
@@ -24,7 +24,7 @@ __all__ = ["model_columns", "model_query", "read_model", "to_snowflake"]
 def read_model(name: str) -> str:
     """The text of a SQL model in ``daap/warehouse/sql/``.
 
-    Example:
+    Examples:
         >>> read_model("raw_candles").splitlines()[1]
         'CREATE TABLE IF NOT EXISTS raw_candles ('
     """
@@ -46,7 +46,7 @@ def model_query(name: str) -> str:
 
     Lets a backend inline the query where it cannot create the table (Snowflake commits a transaction on DDL).
 
-    Example:
+    Examples:
         >>> model_query("classify_candles").startswith("SELECT s.*, CASE WHEN r.open_time IS NULL THEN 'inserted'")
         True
     """
@@ -65,7 +65,7 @@ def model_columns(name: str, only: Sequence[str] | None = None) -> list[str]:
         name: the model.
         only: keep these columns (in the model's order).
 
-    Example:
+    Examples:
         >>> [c.split()[0] for c in model_columns("raw_candles", only=["symbol", "vwap"])]
         ['symbol', 'vwap']
     """
@@ -100,7 +100,7 @@ def to_snowflake(
     Returns:
         The statements, without trailing semicolons.
 
-    Example:
+    Examples:
         >>> print(*to_snowflake("SELECT * FROM d WHERE _change <> 'no'", queries={"d": "SELECT 1 AS _change"}))
         SELECT * FROM (SELECT 1 AS "_CHANGE") AS "D" WHERE "_CHANGE" <> 'no'
     """

@@ -29,7 +29,7 @@ load's table starts empty and lists each file once. Fresh tables also keep concu
 computed in Python by :func:`daap.indicators.add`: ``build_marts`` reads every row of ``RAW_CANDLES`` into memory,
 computes each (symbol, interval) series, writes the columns back to a transient table and joins them.
 
-Example:
+Examples:
     >>> client = SnowflakeClient.from_url("snowflake://jane@myorg-acct/DAAP/MARTS?warehouse=DAAP_WH&role=DAAP_LOADER")
     >>> client
     SnowflakeClient('snowflake://jane@myorg-acct/DAAP/MARTS?warehouse=DAAP_WH&role=DAAP_LOADER')
@@ -172,7 +172,7 @@ class SnowflakeSetup:
     Raises:
         SnowflakeConfigError: naming the bad value (an identifier, the bucket URL or the role ARN).
 
-    Example:
+    Examples:
         >>> SnowflakeSetup(bucket="s3://my-lake/daap", role_arn="arn:aws:iam::123456789012:role/daap-snowflake").stage
         'DAAP_CANDLES'
         >>> SnowflakeSetup(bucket="s3://my-lake/daap", role_arn="arn:aws:iam::12345678901:role/daap")
@@ -223,7 +223,7 @@ class SnowflakeSetup:
 def setup_statements(config: SnowflakeSetup) -> list[str]:
     """The setup DDL as statements (each may start with ``--`` comment lines), in the order to run them.
 
-    Example:
+    Examples:
         >>> config = SnowflakeSetup(bucket="s3://my-lake/daap", role_arn="arn:aws:iam::123456789012:role/daap")
         >>> [s.splitlines()[-1] for s in setup_statements(config)][1:3]
         ['CREATE DATABASE IF NOT EXISTS "DAAP"', 'CREATE SCHEMA IF NOT EXISTS "DAAP"."MARTS"']
@@ -286,7 +286,7 @@ def setup_sql(config: SnowflakeSetup) -> str:
 
     It is idempotent (``IF NOT EXISTS``) and ends with the AWS step Snowflake needs: trusting its IAM user.
 
-    Example:
+    Examples:
         >>> config = SnowflakeSetup(bucket="s3://my-lake/daap", role_arn="arn:aws:iam::123456789012:role/daap")
         >>> script = setup_sql(config)
         >>> "STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::123456789012:role/daap'" in script
@@ -329,7 +329,7 @@ class SnowflakeClient:
             its first load or marts build creates the tables if needed, and that DDL commits (as Snowflake does)
             any transaction the connection has open.
 
-    Example:
+    Examples:
         >>> SnowflakeClient(account="myorg-acct", user="jane", database="DAAP", schema="MARTS").url
         'snowflake://jane@myorg-acct/DAAP/MARTS'
     """
@@ -379,7 +379,7 @@ class SnowflakeClient:
 
         Never connects. A password in the URL is refused: use ``SNOWFLAKE_PASSWORD``, a key pair or a profile.
 
-        Example:
+        Examples:
             >>> c = SnowflakeClient.from_url("snowflake://jane@myorg-acct/DAAP/MARTS?warehouse=DAAP_WH&stage=LAKE")
             >>> c.account, c.user, c.database, c.schema, c.warehouse, c.stage
             ('myorg-acct', 'jane', 'DAAP', 'MARTS', 'DAAP_WH', 'LAKE')
