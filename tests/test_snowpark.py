@@ -6,6 +6,7 @@ only Snowpark has, plus ``snowflake_live`` tests that build on a real account wh
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,8 @@ from daap.engines.snowpark import (
     trades_to_snowpark,
 )
 from daap.errors import ImplausibleTimestampError, InputFormatError, InvalidIntervalError, ValidationError
+from daap.sources.aggtrades import write_aggtrades_files
+from daap.sources.synthetic import SyntheticConfig, write_binance_files
 from tests.conftest import assert_candles_equal
 from tests.snowflake_live import LIVE, LIVE_REASON
 
@@ -141,6 +144,31 @@ def test_build_files_streams_local_files_to_a_parquet_file(session: Any, tmp_pat
     assert_candles_equal(got, want, sums_rtol=1e-9)
     assert (summary.files, summary.rows_in, summary.candles_out, summary.gap_rows) == (2, len(lines), len(want), 152)
     assert [p.name for p in out.parent.iterdir()] == ["candles.parquet"]  # nothing half-written left
+
+
+@pytest.mark.parametrize("kind", ["agg", "mixed"])
+def test_build_files_from_aggtrades_equals_the_pandas_engine_on_trades(session: Any, tmp_path: Path, kind: str) -> None:
+    """aggTrades files (alone, or the second day next to a trades file) give the candles of their trades."""
+    # 5m, not 1m: the emulator's cost grows with the candles (gap rows included), not with the trades.
+    cfg = SyntheticConfig(seed=5, trades_per_day=1_500, days=2, market="um", start=datetime.date(2021, 3, 1))
+    trade_files = write_binance_files(tmp_path / "trades", cfg)
+    agg_files = write_aggtrades_files(tmp_path / "agg", cfg)
+    inputs = [trade_files[0], agg_files[1]] if kind == "mixed" else agg_files
+    out = tmp_path / "candles.parquet"
+    summary = daap.CandleBuilder("5m", engine="snowpark").build_files(inputs, out, session=session)
+    want = daap.CandleBuilder("5m").build(daap.read_trades(trade_files))
+    assert_candles_equal(pq.read_table(out).to_pandas(), want, sums_rtol=1e-9)
+    assert summary.candles_out == len(want)
+
+
+def test_aggtrades_with_last_id_below_first_id_are_refused(session: Any) -> None:
+    trades = daap.read_trades(DATA / SMALL)
+    aggs = trades.assign(time=trades["time"].astype("int64"), last_trade_id=trades["trade_id"])
+    got = build(session.create_dataframe(aggs))  # any case: quoted lower-case names here
+    assert_candles_equal(got, daap.CandleBuilder("1m").build(trades), sums_rtol=1e-9)
+    aggs.loc[7, "last_trade_id"] = aggs.loc[7, "trade_id"] - 1
+    with pytest.raises(InputFormatError, match=r"last_trade_id \d+ is less than first_trade_id \d+"):
+        build(session.create_dataframe(aggs))
 
 
 def test_indicators_keep_the_candles_and_add_upper_case_columns(session: Any) -> None:

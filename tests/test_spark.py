@@ -38,6 +38,8 @@ from daap.errors import (
     InvalidIntervalError,
     ValidationError,
 )
+from daap.sources.aggtrades import write_aggtrades_files
+from daap.sources.synthetic import SyntheticConfig, write_binance_files
 from tests.conftest import assert_candles_equal
 
 pytestmark = pytest.mark.spark
@@ -355,6 +357,34 @@ def test_build_files_several_inputs_validate_and_errors(
     with pytest.raises(ImplausibleTimestampError, match="12345"):
         builder.build_files(bad, tmp_path / "never.parquet")
     assert not (tmp_path / "never.parquet").exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "parquet", "mixed"])
+def test_build_files_from_aggtrades_equals_the_pandas_engine_on_trades(spark: Any, tmp_path: Path, kind: str) -> None:
+    """aggTrades files (converted zips, normalized Parquet, or mixed with trades files) give the trades' candles."""
+    cfg = SyntheticConfig(seed=5, trades_per_day=3_000, days=2, market="um", start=dt.date(2021, 3, 1))
+    trade_files = write_binance_files(tmp_path / "trades", cfg)
+    agg_files = write_aggtrades_files(tmp_path / "agg", cfg)
+    if kind == "parquet":  # read by Spark as it is, last_trade_id included
+        inputs: list[Path] = [tmp_path / "agg.parquet"]
+        pq.write_table(pa.Table.from_pandas(daap.read_trades(agg_files), preserve_index=False), inputs[0])
+    else:  # mixed: the first day as trades, the second as aggTrades
+        inputs = [trade_files[0], agg_files[1]] if kind == "mixed" else agg_files
+    out = tmp_path / "candles.parquet"
+    summary = daap.CandleBuilder("1m", engine="spark").build_files(inputs, out)
+    want = pbuild(daap.read_trades(trade_files), "1m")
+    assert_candles_equal(read_candles(out), want, sums_rtol=1e-9)
+    assert summary.candles_out == len(want)
+
+
+def test_aggtrades_with_last_id_below_first_id_are_refused(spark: Any, tmp_path: Path) -> None:
+    cfg = SyntheticConfig(seed=1, trades_per_day=500)
+    aggs = daap.read_trades(write_aggtrades_files(tmp_path, cfg))
+    aggs.loc[3, "last_trade_id"] = aggs.loc[3, "trade_id"] - 1
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pandas(aggs, preserve_index=False), bad)
+    with pytest.raises(InputFormatError, match=r"last_trade_id \d+ is less than first_trade_id \d+"):
+        daap.CandleBuilder("1m", engine="spark").build_files(bad, tmp_path / "never.parquet")
 
 
 def test_build_lake_through_the_facade_and_the_engine(spark: Any, tmp_path: Path) -> None:

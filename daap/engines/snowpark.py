@@ -11,6 +11,10 @@ the distinct source intervals of a rollup) comes back to the client before the r
   decimal strings, concatenated (``LPAD(time, 17, '0') || LPAD(trade_id, 20, '0')``). A ``NUMBER(38)`` key
   (``time * 1e19 + trade_id``) would be exact in Snowflake too, but no float-based emulator can check it; the
   string key is exact everywhere and keeps the aggregation to one pass over the trades.
+- **aggTrades** (an extra ``LAST_TRADE_ID`` column, any case): a row stands for the trades ``TRADE_ID`` to
+  ``LAST_TRADE_ID``, so it counts ``LAST_TRADE_ID - TRADE_ID + 1`` trades and the candle's last id is the largest
+  ``LAST_TRADE_ID``, in the same pass. The close keeps the ``(time, trade_id)`` key: the rows' id ranges are
+  disjoint, so the largest ``(time, trade_id)`` is the largest ``(time, last_trade_id)`` too.
 - **Gap rows** come from a grid: each symbol's bucket range (``session.range`` cross-joined with the per-symbol
   bounds), left-joined with the traded buckets; the close is carried with
   ``LAST_VALUE(close) IGNORE NULLS`` over the symbol's buckets. The one number fetched is the largest span.
@@ -23,7 +27,7 @@ the distinct source intervals of a rollup) comes back to the client before the r
 Columns are the contract's (ARCHITECTURE.md section 2), as unquoted upper-case names (``SYMBOL``, ``OPEN_TIME``,
 …, ``LAST_TRADE_ID``); times are ``TIMESTAMP_NTZ(6)`` holding UTC.
 
-Example:
+Examples:
     >>> import daap
     >>> from daap.engines import get_engine
     >>> get_engine("snowpark").capabilities.output_type
@@ -88,13 +92,18 @@ _TIME_DIGITS, _ID_DIGITS = 17, 20
 
 
 class SnowparkSessionError(DaapError):
-    """No Snowpark session to run on: pass ``session=`` or create one first."""
+    """No Snowpark session to run on: pass ``session=`` or create one first.
+
+    Examples:
+        >>> issubclass(SnowparkSessionError, DaapError)
+        True
+    """
 
 
 def get_session(session: Session | None = None, frame: Any = None) -> Session:
     """The session to use: the given one, the frame's, or the active one (never a new one: that needs credentials).
 
-    Example:
+    Examples:
         >>> get_session(session) is session
         True
     """
@@ -121,9 +130,10 @@ def _columns(df: DataFrame) -> dict[str, str]:
 def trades_to_snowpark(trades: Any, session: Session | None = None, *, symbol: str | None = None) -> DataFrame:
     """Normalized trades (pandas DataFrame or Arrow table) as a Snowpark DataFrame, ``TIME`` as integer µs.
 
-    Integer µs keep every timestamp exact on the way in; the engine reads them by magnitude.
+    Integer µs keep every timestamp exact on the way in; the engine reads them by magnitude. aggTrades (with a
+    ``last_trade_id`` column) keep it as ``LAST_TRADE_ID``.
 
-    Example:
+    Examples:
         >>> import daap
         >>> df = trades_to_snowpark(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"), session)
         >>> df.columns
@@ -158,13 +168,15 @@ def trades_to_snowpark(trades: Any, session: Session | None = None, *, symbol: s
             "IS_BUYER_MAKER": pdf["is_buyer_maker"].astype(bool).to_numpy(),
         }
     )
+    if "last_trade_id" in pdf.columns:
+        out["LAST_TRADE_ID"] = pdf["last_trade_id"].astype("int64").to_numpy()
     return get_session(session).create_dataframe(out)
 
 
 def candles_to_snowpark(candles: pd.DataFrame, session: Session | None = None) -> DataFrame:
     """Contract candles (pandas) as a Snowpark DataFrame with upper-case columns and ``TIMESTAMP_NTZ`` UTC times.
 
-    Example:
+    Examples:
         >>> import daap
         >>> pdf = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"))
         >>> int(candles_to_snowpark(pdf, session).count())
@@ -186,7 +198,7 @@ def candles_to_snowpark(candles: pd.DataFrame, session: Session | None = None) -
 def candles_to_pandas(candles: DataFrame) -> pd.DataFrame:
     """Snowpark candles as a pandas DataFrame in the pandas engine's contract dtypes (lower-case names, UTC times).
 
-    Example:
+    Examples:
         >>> import daap
         >>> trades = trades_to_snowpark(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"), session)
         >>> pdf = candles_to_pandas(daap.CandleBuilder("1m", engine="snowpark").build(trades))
@@ -276,7 +288,10 @@ def _bucket_start(interval: Interval, idx: Column) -> Column:
 
 
 def _prepare_trades(trades: DataFrame, symbol: str | None) -> DataFrame:
-    """Trades with SYMBOL, the value columns and the time in µs (``_DAAP_T``), checked for implausible times."""
+    """Trades with SYMBOL, the value columns and the time in µs (``_DAAP_T``), checked for implausible times.
+
+    aggTrades keep ``LAST_TRADE_ID``, checked too: not null and not below ``TRADE_ID``.
+    """
     from snowflake.snowpark import functions as F
 
     cols = _columns(trades)
@@ -289,6 +304,7 @@ def _prepare_trades(trades: DataFrame, symbol: str | None) -> DataFrame:
             "(or pass symbol= when there is no SYMBOL column)"
         )
     sym = F.col(cols["SYMBOL"]).cast(_types.StringType()) if "SYMBOL" in cols else F.lit(symbol)
+    agg = "LAST_TRADE_ID" in cols
     df = trades.select(
         sym.alias("SYMBOL"),
         F.col(cols["TRADE_ID"]).cast(_types.LongType()).alias("TRADE_ID"),
@@ -298,20 +314,41 @@ def _prepare_trades(trades: DataFrame, symbol: str | None) -> DataFrame:
         F.col(cols["IS_BUYER_MAKER"]).cast(_types.BooleanType()).alias("IS_BUYER_MAKER"),
         _micros(trades, cols["TIME"]).alias(_T),
         F.col(cols["TIME"]).alias("_DAAP_RAW_TIME"),
+        *([F.col(cols["LAST_TRADE_ID"]).cast(_types.LongType()).alias("LAST_TRADE_ID")] if agg else []),
     )
+    wrong: Column | None = None
     if not isinstance(trades.schema[cols["TIME"]].datatype, _types.TimestampType):
-        bad = df.filter(F.col(_T).is_null()).select("_DAAP_RAW_TIME", "TRADE_ID").limit(1).collect()
-        if bad:
+        wrong = F.col(_T).is_null()
+    if agg:
+        last = F.col("LAST_TRADE_ID")
+        bad_range = last.is_null() | (last < F.col("TRADE_ID"))
+        wrong = bad_range if wrong is None else wrong | bad_range
+    if wrong is not None:  # one query checks both
+        extra = ["LAST_TRADE_ID"] if agg else []
+        bad = df.filter(wrong).select("_DAAP_RAW_TIME", "TRADE_ID", _T, *extra).limit(1).collect()
+        if bad and bad[0][2] is None:
             raise ImplausibleTimestampError(
                 f"trade {bad[0][1]}: time {bad[0][0]!r} in column TIME is not seconds, milliseconds or "
                 f"microseconds of a date in 2009-2100"
             )
+        if bad:
+            last_id, first_id = bad[0][3], bad[0][1]
+            reason = f"last_trade_id {last_id} is less than first_trade_id {first_id}"
+            if last_id is None:
+                reason = f"last_trade_id is null (first_trade_id {first_id})"
+            raise InputFormatError(reason, column="LAST_TRADE_ID")
     return df.drop("_DAAP_RAW_TIME")
 
 
 def _aggregate_trades(df: DataFrame, interval: Interval) -> DataFrame:
-    """One row per (symbol, bucket) with every candle column of the traded buckets."""
+    """One row per (symbol, bucket) with every candle column of the traded buckets.
+
+    With ``LAST_TRADE_ID`` (aggTrades) a row counts ``LAST_TRADE_ID - TRADE_ID + 1`` trades and the bucket's last id
+    is the largest ``LAST_TRADE_ID``; without it, a row is one trade.
+    """
     from snowflake.snowpark import functions as F
+
+    agg = "LAST_TRADE_ID" in df.columns
 
     def digits(col: str, width: int) -> Column:
         return F.lpad(F.col(col).cast(_types.StringType()), width, F.lit("0"))
@@ -323,12 +360,19 @@ def _aggregate_trades(df: DataFrame, interval: Interval) -> DataFrame:
         "QTY",
         "QUOTE_QTY",
         "TRADE_ID",
+        *(["LAST_TRADE_ID"] if agg else []),
         _bucket_index(interval, F.col(_T)).alias(_IDX),
         # (time, trade_id) as one fixed-width decimal string: its order is the pair's order, exactly.
         F.concat(digits(_T, _TIME_DIGITS), digits("TRADE_ID", _ID_DIGITS)).alias(_K),
         F.iff(taker, F.col("QTY"), F.lit(0.0)).alias("_DAAP_TBV"),
         F.iff(taker, F.col("QUOTE_QTY"), F.lit(0.0)).alias("_DAAP_TBQ"),
     )
+    if agg:
+        trades = F.sum(F.col("LAST_TRADE_ID") - F.col("TRADE_ID") + F.lit(1))
+        last_id = F.max("LAST_TRADE_ID")
+    else:
+        trades, last_id = F.count(F.lit(1)), F.max("TRADE_ID")
+    # The close keeps the (time, trade_id) key: aggTrades id ranges are disjoint, so it orders as (time, last id).
     return keyed.group_by("SYMBOL", _IDX).agg(
         F.min_by("PRICE", _K).alias("OPEN"),
         F.max("PRICE").alias("HIGH"),
@@ -336,11 +380,11 @@ def _aggregate_trades(df: DataFrame, interval: Interval) -> DataFrame:
         F.max_by("PRICE", _K).alias("CLOSE"),
         F.sum("QTY").alias("VOLUME"),
         F.sum("QUOTE_QTY").alias("QUOTE_VOLUME"),
-        F.count(F.lit(1)).alias("TRADES"),
+        trades.alias("TRADES"),
         F.sum("_DAAP_TBV").alias("TAKER_BUY_VOLUME"),
         F.sum("_DAAP_TBQ").alias("TAKER_BUY_QUOTE_VOLUME"),
         F.min("TRADE_ID").alias("FIRST_TRADE_ID"),
-        F.max("TRADE_ID").alias("LAST_TRADE_ID"),
+        last_id.alias("LAST_TRADE_ID"),
     )
 
 
@@ -433,7 +477,14 @@ def _as_frame(trades: Any, session: Session | None, symbol: str | None) -> DataF
 
 # --------------------------------------------------------------------------------------------------------- engine
 class SnowparkEngine:
-    """Snowflake Snowpark engine: inputs and results are Snowpark DataFrames (or table names), run in Snowflake."""
+    """Snowflake Snowpark engine: inputs and results are Snowpark DataFrames (or table names), run in Snowflake.
+
+    Examples:
+        >>> from daap.intervals import Interval
+        >>> candles = SnowparkEngine().build(trades, Interval.parse("1m"))
+        >>> sorted(int(r[0]) for r in candles.select("TRADES").collect())
+        [964, 1000, 1279]
+    """
 
     name: ClassVar[str] = "snowpark"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -469,8 +520,9 @@ class SnowparkEngine:
 
         Args:
             trades: a Snowpark DataFrame or table name with ``SYMBOL, TRADE_ID, PRICE, QTY, QUOTE_QTY, TIME,
-                IS_BUYER_MAKER`` (any case); ``TIME`` a timestamp, or integer s/ms/µs (detected per value). A pandas
-                DataFrame or Arrow table is uploaded with :func:`trades_to_snowpark`.
+                IS_BUYER_MAKER`` (any case); ``TIME`` a timestamp, or integer s/ms/µs (detected per value).
+                aggTrades add ``LAST_TRADE_ID``: a row stands for the trades ``TRADE_ID`` to ``LAST_TRADE_ID``. A
+                pandas DataFrame or Arrow table is uploaded with :func:`trades_to_snowpark`.
             interval: the candle interval.
             fill_gaps: add gap rows.
             symbol: the symbol when the trades have no ``SYMBOL`` column.
@@ -480,10 +532,11 @@ class SnowparkEngine:
             **options: none other; an unknown option is a TypeError.
 
         Raises:
-            InputFormatError: missing columns or an unusable ``TIME`` type.
+            InputFormatError: missing columns, an unusable ``TIME`` type, or a ``LAST_TRADE_ID`` that is null or
+                below ``TRADE_ID``.
             ImplausibleTimestampError: an integer time that is not s, ms or µs of a date in 2009-2100.
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> int(SnowparkEngine().build(trades, Interval.parse("1m")).count())
             3
@@ -513,7 +566,7 @@ class SnowparkEngine:
         Raises:
             InvalidIntervalError: the source interval does not nest in ``interval``, or contract columns are missing.
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> one_minute = SnowparkEngine().build(trades, Interval.parse("1m"))
             >>> int(SnowparkEngine().rollup(one_minute, Interval.parse("5m")).select("TRADES").collect()[0][0])
@@ -558,9 +611,10 @@ class SnowparkEngine:
 
         The files are read by daap's streaming reader and uploaded batch by batch to a temporary table (memory
         stays bounded); Snowflake builds the candles; the (small) result is written atomically to ``output``.
+        aggTrades files go to a table of their own (with ``LAST_TRADE_ID``), so trades and aggTrades may be mixed.
         For data already in Snowflake or on a stage, call :meth:`build` on the table instead.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> out = pathlib.Path(tempfile.mkdtemp()) / "candles.parquet"
             >>> SnowparkEngine().build_files(["tests/data/BTCUSDT-trades-2021-01-02.csv"], out,
@@ -569,6 +623,7 @@ class SnowparkEngine:
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
+        from snowflake.snowpark import functions as F
 
         from daap.contract import CANDLES_SCHEMA
         from daap.trades import iter_trade_batches
@@ -576,17 +631,26 @@ class SnowparkEngine:
         _no_options(options)
         started = _time.perf_counter()
         sess = get_session(session)
-        table = f"DAAP_TRADES_{uuid.uuid4().hex[:12].upper()}"
+        name = f"DAAP_TRADES_{uuid.uuid4().hex[:12].upper()}"
+        tables: dict[bool, str] = {}  # is aggTrades -> its temporary table
         paths = [p for item in inputs for p in _files(Path(item))]
         rows_in = 0
         for path in paths:
             for batch in iter_trade_batches(path, symbol):
                 rows_in += batch.num_rows
+                agg = "last_trade_id" in batch.schema.names
+                table = tables.setdefault(agg, f"{name}_AGG" if agg else name)
                 frame = trades_to_snowpark(pa.Table.from_batches([batch]).to_pandas(), sess)
                 frame.write.save_as_table(table, mode="append", table_type="temporary")
         if not rows_in:
             raise DaapError(f"no trades in {[str(p) for p in paths]}")
-        candles = self.build(sess.table(table), interval, fill_gaps=fill_gaps, validate=validate)
+        trades: DataFrame
+        if len(tables) == 1:
+            trades = sess.table(next(iter(tables.values())))
+        else:  # trades and aggTrades: a plain trade is the aggregate of itself
+            plain = sess.table(tables[False]).with_column("LAST_TRADE_ID", F.col("TRADE_ID"))
+            trades = plain.union_all_by_name(sess.table(tables[True]))
+        candles = self.build(trades, interval, fill_gaps=fill_gaps, validate=validate)
         pdf = candles_to_pandas(candles)
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -610,7 +674,14 @@ class SnowparkEngine:
         )
 
     def add_indicators(self, candles: DataFrame, specs: Sequence[Any]) -> DataFrame:
-        """Append indicator columns; see :func:`add_indicators`."""
+        """Append indicator columns; see :func:`add_indicators`.
+
+        Examples:
+            >>> import daap
+            >>> candles = SnowparkEngine().build(trades, daap.Interval.parse("1m"))
+            >>> SnowparkEngine().add_indicators(candles, [daap.indicators.SMA(2)]).columns[-1]
+            'SMA_2'
+        """
         return add_indicators(candles, specs)
 
     def validate_candles(self, candles: DataFrame) -> DataFrame:
@@ -619,7 +690,7 @@ class SnowparkEngine:
         Raises:
             ValidationError: naming each failed rule and how many rows break it.
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> int(SnowparkEngine().validate_candles(SnowparkEngine().build(trades, Interval.parse("1m"))).count())
             3
@@ -713,7 +784,7 @@ def add_indicators(candles: DataFrame, specs: Sequence[Any]) -> DataFrame:
     ``(SYMBOL, INTERVAL, OPEN_TIME)``; the UDTF ships the ``daap`` package to Snowflake's Python runtime, with
     ``numpy`` and ``pandas`` from its Anaconda channel: exact, and equal to every other engine's values.
 
-    Example:
+    Examples:
         >>> import daap
         >>> candles = daap.CandleBuilder("1m", engine="snowpark").build(trades)
         >>> out = add_indicators(candles, [daap.indicators.SMA(2), daap.indicators.EMA(2)])

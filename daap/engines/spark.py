@@ -3,10 +3,11 @@
 How it works. Trades are bucketed by an integer bucket index computed in exact ``long`` arithmetic on µs since the
 epoch (calendar months for ``1M``), so the result never depends on the session time zone. One ``groupBy(symbol,
 bucket)`` computes every column: open/close with ``min_by``/``max_by`` over ``struct(time, trade_id)`` (never
-``first``/``last``), high/low, sums, counts and the trade-id range. Gap rows are made inside Spark, without a join
-and without collecting anything to the driver: a window over the (small) candles finds each candle's next traded
-bucket, and ``explode(sequence(bucket, next - 1))`` turns every candle into itself plus the gap rows that follow
-it, priced at its close. With ``fill_gaps=False`` the window is skipped.
+``first``/``last``), high/low, sums, counts and the trade-id range. Aggregate trades (Binance ``aggTrades``: an
+extra ``last_trade_id`` column) count ``last_trade_id - trade_id + 1`` trades a row, in the same pass. Gap rows are
+made inside Spark, without a join and without collecting anything to the driver: a window over the (small) candles
+finds each candle's next traded bucket, and ``explode(sequence(bucket, next - 1))`` turns every candle into itself
+plus the gap rows that follow it, priced at its close. With ``fill_gaps=False`` the window is skipped.
 
 The SparkSession comes from the input DataFrame, the ``session=`` option or the active session. Outside Databricks
 a local one is started when none exists (and that is logged); inside Databricks (``DATABRICKS_RUNTIME_VERSION``
@@ -16,7 +17,7 @@ Beyond the engine contract: :meth:`SparkEngine.build_lake` (bronze zone to candl
 :meth:`SparkEngine.validate_candles` (pandera.pyspark, :mod:`daap.schemas_spark`), and exact converters for tests and
 notebooks: :func:`trades_to_spark`, :func:`candles_to_spark`, :func:`candles_to_pandas` (the pandas engine's dtypes).
 
-Example:
+Examples:
     >>> from daap.engines import get_engine
     >>> engine = get_engine("spark")
     >>> engine.capabilities.output_type
@@ -89,6 +90,7 @@ LOCAL_MASTER = "local[2]"
 _INPUT_SUFFIXES = (".zip", ".csv", ".gz", ".parquet", ".pq")
 _TRADE_VALUE_COLUMNS = ("trade_id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 _IMPLAUSIBLE = "daap: implausible trade time"
+_BAD_RANGE = "daap: last_trade_id below trade_id"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # Internal column names (never in the contract).
 _T, _IDX, _NEXT, _B = "_daap_t", "_daap_idx", "_daap_next", "_daap_b"
@@ -97,7 +99,7 @@ _T, _IDX, _NEXT, _B = "_daap_t", "_daap_idx", "_daap_next", "_daap_b"
 def spark_schema(schema: pa.Schema) -> Any:
     """The Spark ``StructType`` of an Arrow schema of the contract (timestamps become ``TimestampType``).
 
-    Example:
+    Examples:
         >>> from daap.contract import CANDLES_SCHEMA
         >>> spark_schema(CANDLES_SCHEMA)["trades"].dataType.simpleString()
         'bigint'
@@ -128,7 +130,12 @@ if _PYSPARK_MISSING is None:
 
 
 class SparkSessionError(DaapError):
-    """No usable SparkSession (on Databricks daap never starts one of its own)."""
+    """No usable SparkSession (on Databricks daap never starts one of its own).
+
+    Examples:
+        >>> issubclass(SparkSessionError, DaapError)
+        True
+    """
 
 
 # ---------------------------------------------------------------------------------------------------------- session
@@ -141,7 +148,7 @@ def get_session(session: SparkSession | None = None) -> SparkSession:
     Raises:
         SparkSessionError: inside Databricks (``DATABRICKS_RUNTIME_VERSION`` set) when no session is active.
 
-    Example:
+    Examples:
         >>> spark = get_session()
         >>> spark.conf.get("spark.sql.session.timeZone")
         'UTC'
@@ -182,7 +189,9 @@ def trades_to_spark(
 ) -> DataFrame:
     """A Spark DataFrame of normalized trades from a pandas DataFrame or an Arrow table (a Spark one is returned as is).
 
-    Example:
+    aggTrades (with a ``last_trade_id`` column, as :func:`daap.read_trades` gives them) keep that column.
+
+    Examples:
         >>> import daap
         >>> pdf = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
         >>> trades_to_spark(pdf).count()
@@ -208,7 +217,7 @@ def trades_to_spark(
 def candles_to_spark(candles: Any, session: SparkSession | None = None) -> DataFrame:
     """Spark candles from pandas candles in the contract (e.g. the pandas engine's output), exactly.
 
-    Example:
+    Examples:
         >>> import daap
         >>> pdf = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
         >>> candles_to_spark(daap.CandleBuilder("1m").build(pdf)).count()
@@ -232,7 +241,14 @@ def candles_to_spark(candles: Any, session: SparkSession | None = None) -> DataF
 
 
 def candles_to_arrow(candles: DataFrame) -> pa.Table:
-    """Collect Spark candles into an Arrow table in the contract schema, sorted by symbol and ``open_time``."""
+    """Collect Spark candles into an Arrow table in the contract schema, sorted by symbol and ``open_time``.
+
+    Examples:
+        >>> import daap
+        >>> table = candles_to_arrow(daap.CandleBuilder("1m", engine="spark").build(trades))
+        >>> table.num_rows, str(table.schema.field("open_time").type)
+        (3, 'timestamp[us, tz=UTC]')
+    """
     import pyarrow as pa
 
     table = candles.select(*CANDLE_COLUMNS).toArrow()
@@ -248,7 +264,7 @@ def candles_to_pandas(candles: DataFrame) -> pd.DataFrame:
 
     Rows are sorted by symbol and ``open_time``. Use it on results small enough for the driver.
 
-    Example:
+    Examples:
         >>> import daap
         >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)
         >>> candles_to_pandas(candles)["first_trade_id"].dtype
@@ -324,8 +340,27 @@ def _bucket_start(interval: Interval, idx: str) -> Column:
     return start + F.lit(interval.offset_us) if interval.offset_us else start
 
 
+def _last_trade_id(trades: DataFrame) -> Column:
+    """The ``last_trade_id`` of aggregate trades as a long; a null or one below ``trade_id`` fails the job."""
+    from pyspark.sql import functions as F
+
+    tid, last = F.col("trade_id").cast("long"), F.col("last_trade_id").cast("long")
+    bad = F.raise_error(
+        F.concat(
+            F.lit(f"{_BAD_RANGE} "),
+            F.coalesce(last.cast("string"), F.lit("null")),
+            F.lit(" < "),
+            tid.cast("string"),
+        )
+    )
+    return F.when(last.isNull() | (last < tid), bad.cast("long")).otherwise(last)
+
+
 def _prepare_trades(trades: DataFrame, interval: Interval, symbol: str | None) -> DataFrame:
-    """Trades with ``symbol``, the contract value columns, the time in µs and the bucket index."""
+    """Trades with ``symbol``, the contract value columns, the time in µs and the bucket index.
+
+    aggTrades input keeps its ``last_trade_id`` column (checked: not null, not below ``trade_id``).
+    """
     from pyspark.sql import functions as F
 
     cols = set(trades.columns)
@@ -346,16 +381,28 @@ def _prepare_trades(trades: DataFrame, interval: Interval, symbol: str | None) -
         F.col("quote_qty").cast("double").alias("quote_qty"),
         F.col("is_buyer_maker").cast("boolean").alias("is_buyer_maker"),
         _micros(trades, "time").alias(_T),
+        *([_last_trade_id(trades).alias("last_trade_id")] if "last_trade_id" in cols else []),
     )
     return df.withColumn(_IDX, _bucket_index(interval, _T))
 
 
 def _aggregate_trades(df: DataFrame) -> DataFrame:
-    """One row per (symbol, bucket) with every candle column of the traded buckets."""
+    """One row per (symbol, bucket) with every candle column of the traded buckets.
+
+    With a ``last_trade_id`` column (aggTrades) a row counts ``last_trade_id - trade_id + 1`` trades and the
+    bucket's last id is the largest ``last_trade_id``; without it, a row is one trade.
+    """
     from pyspark.sql import functions as F
 
-    key = F.struct(_T, "trade_id")  # open/close: smallest/largest (time, trade_id), never first()/last()
+    # open/close: smallest/largest (time, trade_id), never first()/last(). For aggTrades the largest (time, trade_id)
+    # is also the largest (time, last_trade_id): the rows' id ranges are disjoint.
+    key = F.struct(_T, "trade_id")
     taker = ~F.col("is_buyer_maker")
+    if "last_trade_id" in df.columns:
+        trades = F.sum(F.col("last_trade_id") - F.col("trade_id") + F.lit(1))
+        last_id = F.max("last_trade_id")
+    else:
+        trades, last_id = F.count(F.lit(1)), F.max("trade_id")
     return df.groupBy("symbol", _IDX).agg(
         F.min_by("price", key).alias("open"),
         F.max("price").alias("high"),
@@ -363,11 +410,11 @@ def _aggregate_trades(df: DataFrame) -> DataFrame:
         F.max_by("price", key).alias("close"),
         F.sum("qty").alias("volume"),
         F.sum("quote_qty").alias("quote_volume"),
-        F.count(F.lit(1)).alias("trades"),
+        trades.alias("trades"),
         F.sum(F.when(taker, F.col("qty")).otherwise(F.lit(0.0))).alias("taker_buy_volume"),
         F.sum(F.when(taker, F.col("quote_qty")).otherwise(F.lit(0.0))).alias("taker_buy_quote_volume"),
         F.min("trade_id").alias("first_trade_id"),
-        F.max("trade_id").alias("last_trade_id"),
+        last_id.alias("last_trade_id"),
     )
 
 
@@ -428,7 +475,7 @@ def _is_remote(path: str) -> bool:
 def _spark_root(uri: str) -> str:
     """The lake root as Spark paths spell it: ``/dbfs/x`` is ``dbfs:/x``; ``s3://`` is ``s3a://`` outside Databricks.
 
-    Example:
+    Examples:
         >>> _spark_root("/dbfs/lake"), _spark_root("/Volumes/main/daap/lake")
         ('dbfs:/lake', '/Volumes/main/daap/lake')
     """
@@ -457,7 +504,7 @@ def _local_files(item: Path) -> list[Path]:
 
 
 def _is_normalized_parquet(path: Path) -> bool:
-    """True when a Parquet file already holds normalized trades Spark can read as they are."""
+    """True when a Parquet file already holds normalized trades (or aggTrades) Spark can read as they are."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -476,31 +523,65 @@ def _is_normalized_parquet(path: Path) -> bool:
     for name, tests in want.items():
         if name not in schema.names or not any(test(schema.field(name).type) for test in tests):
             return False
+    if "last_trade_id" in schema.names and not pa.types.is_int64(schema.field("last_trade_id").type):
+        return False
     if "time" not in schema.names:
         return False
     t = schema.field("time").type
     return bool(pa.types.is_timestamp(t) and t.tz is not None and t.unit in ("ms", "us"))
 
 
-def _convert(path: Path, scratch: Path, symbol: str | None, block_bytes: int) -> Path:
-    """Stream a trades file through daap's reader into a normalized Parquet file in ``scratch``."""
+def _has_last_trade_id(path: Path) -> bool:
     import pyarrow.parquet as pq
 
-    from daap.contract import TRADES_SCHEMA
+    return "last_trade_id" in pq.read_schema(path).names
+
+
+def _convert(path: Path, scratch: Path, symbol: str | None, block_bytes: int) -> Path:
+    """Stream a trades (or aggTrades) file through daap's reader into a normalized Parquet file in ``scratch``."""
+    import pyarrow.parquet as pq
+
     from daap.trades import iter_blocks
 
     out = scratch / f"{uuid.uuid4().hex}.parquet"
-    with pq.ParquetWriter(out, TRADES_SCHEMA, compression="zstd") as writer:
+    writer: pq.ParquetWriter | None = None
+    try:
         for block in iter_blocks(path, symbol, block_bytes=block_bytes):
-            writer.write_batch(block.to_arrow())
+            batch = block.to_arrow()  # TRADES_SCHEMA, or AGG_TRADES_SCHEMA for aggTrades
+            if writer is None:
+                writer = pq.ParquetWriter(out, batch.schema, compression="zstd")
+            writer.write_batch(batch)
+        if writer is None:
+            pq.write_table(TRADES_SCHEMA.empty_table(), out, compression="zstd")
+    finally:
+        if writer is not None:
+            writer.close()
     return out
+
+
+def _read_trades(spark: SparkSession, paths: list[str], local: dict[str, bool]) -> DataFrame:
+    """The trades of ``paths`` as one DataFrame; ``local`` says which local files are aggTrades.
+
+    Plain trades and aggTrades files are read apart and unioned, plain ones with ``last_trade_id = trade_id``:
+    one ``spark.read.parquet`` of both would keep the columns of one file only.
+    """
+    from pyspark.sql import functions as F
+
+    aggs = [p for p in paths if local.get(p)]
+    if not aggs or len(aggs) == len(paths):
+        return spark.read.parquet(*paths)
+    parts = [spark.read.parquet(*aggs), spark.read.parquet(*[p for p in paths if not local.get(p)])]
+    columns = ["symbol", *_TRADE_VALUE_COLUMNS, "last_trade_id"]
+    parts = [df if "last_trade_id" in df.columns else df.withColumn("last_trade_id", F.col("trade_id")) for df in parts]
+    return parts[0].select(*columns).unionByName(parts[1].select(*columns))
 
 
 def _parquet_inputs(
     inputs: Sequence[str | Path], scratch: Path, symbol: str | None, block_bytes: int
-) -> tuple[list[str], int]:
-    """Paths Spark can read as normalized-trade Parquet, and the number of input files."""
+) -> tuple[list[str], int, dict[str, bool]]:
+    """Paths Spark reads as normalized-trade Parquet, the number of input files, and which local ones are aggTrades."""
     paths: list[str] = []
+    local: dict[str, bool] = {}
     files = 0
     for item in inputs:
         text = str(item)
@@ -516,12 +597,14 @@ def _parquet_inputs(
         for f in _local_files(Path(text.removeprefix("file:") if text.startswith("file:") else text)):
             files += 1
             if symbol is None and _is_normalized_parquet(f):
-                paths.append(str(f.resolve()))
+                path = f.resolve()
             else:
-                paths.append(str(_convert(f, scratch, symbol, block_bytes)))
+                path = _convert(f, scratch, symbol, block_bytes)
+            paths.append(str(path))
+            local[str(path)] = _has_last_trade_id(path)
     if not paths:
         raise InputFormatError("no input files given")
-    return paths, files
+    return paths, files, local
 
 
 @contextlib.contextmanager
@@ -546,8 +629,15 @@ def _parquet_writer(df: DataFrame) -> Any:
 
 
 def _spark_errors(exc: Exception) -> DaapError | None:
-    """A daap error for a Spark failure daap caused on purpose (implausible times), else None."""
+    """A daap error for a Spark failure daap caused on purpose (implausible times, bad aggTrades ids), else None."""
     text = str(exc)
+    if _BAD_RANGE in text:
+        m = re.search(re.escape(_BAD_RANGE) + r" (\S+) < (\S+)", text)
+        last, first = (m.group(1), m.group(2)) if m else ("?", "?")
+        reason = f"last_trade_id {last} is less than first_trade_id {first}"
+        if last == "null":
+            reason = f"last_trade_id is null (first_trade_id {first})"
+        return InputFormatError(reason, column="last_trade_id")
     if _IMPLAUSIBLE in text:
         m = re.search(re.escape(_IMPLAUSIBLE) + r" (\S+) in column '([^']+)'", text)
         value = m.group(1) if m else "?"
@@ -560,7 +650,14 @@ def _spark_errors(exc: Exception) -> DaapError | None:
 
 # ---------------------------------------------------------------------------------------------------------- engine
 class SparkEngine:
-    """PySpark engine: in-memory inputs and results are Spark DataFrames (pandas/Arrow trades are converted)."""
+    """PySpark engine: in-memory inputs and results are Spark DataFrames (pandas/Arrow trades are converted).
+
+    Examples:
+        >>> from daap.intervals import Interval
+        >>> candles = SparkEngine().build(trades, Interval.parse("1m"))
+        >>> candles.select("trades").orderBy("open_time").collect()[0][0]
+        1279
+    """
 
     name: ClassVar[str] = "spark"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -596,8 +693,9 @@ class SparkEngine:
 
         Args:
             trades: a Spark DataFrame with ``symbol, trade_id, price, qty, quote_qty, time, is_buyer_maker``;
-                ``time`` is a timestamp, or integer s/ms/µs (detected per value by magnitude). A pandas DataFrame
-                or Arrow table is converted with :func:`trades_to_spark`.
+                ``time`` is a timestamp, or integer s/ms/µs (detected per value by magnitude). aggTrades add
+                ``last_trade_id``: a row stands for the trades ``trade_id`` to ``last_trade_id``. A pandas
+                DataFrame or Arrow table is converted with :func:`trades_to_spark`.
             interval: the candle interval.
             fill_gaps: add gap rows.
             symbol: the symbol when ``trades`` has no ``symbol`` column.
@@ -607,9 +705,10 @@ class SparkEngine:
             **options: none other; an unknown option is a TypeError.
 
         Raises:
-            InputFormatError: missing columns or an unusable ``time`` type.
+            InputFormatError: missing columns or an unusable ``time`` type. (A null ``last_trade_id``, or one
+                below ``trade_id``, fails the Spark job that runs the plan.)
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> SparkEngine().build(trades, Interval.parse("1m")).count()
             3
@@ -639,7 +738,7 @@ class SparkEngine:
             InvalidIntervalError: the source interval does not nest in ``interval`` (e.g. ``1w`` into ``1M``), or
                 columns of the contract are missing.
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> one_minute = SparkEngine().build(trades, Interval.parse("1m"))
             >>> SparkEngine().rollup(one_minute, Interval.parse("5m")).select("trades").collect()[0][0]
@@ -697,6 +796,7 @@ class SparkEngine:
         searched recursively. Local CSV, csv.gz and zip files (and other Parquet) are first streamed by daap's
         reader into a temporary Parquet file in ``scratch_dir`` (default: a local temporary folder, which only
         local-mode or single-node Spark can read; on a cluster give a shared path, or ingest into a lake first).
+        Local trades and aggTrades files may be mixed (aggTrades keep their ``last_trade_id``).
 
         A local ``output`` ending in ``.parquet`` becomes exactly one Parquet file at that path, rows sorted by
         ``(symbol, open_time)``, published atomically (written in a temporary folder next to it, then renamed).
@@ -716,7 +816,7 @@ class SparkEngine:
             scratch_dir: where converted CSV/zip inputs go.
             **options: none other; an unknown option is a TypeError.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> out = pathlib.Path(tempfile.mkdtemp()) / "candles.parquet"
             >>> SparkEngine().build_files(["tests/data/BTCUSDT-trades-2021-01-02.csv"], out,
@@ -731,9 +831,9 @@ class SparkEngine:
         with tempfile.TemporaryDirectory(
             prefix="daap-spark-", dir=None if scratch_dir is None else str(scratch_dir)
         ) as tmp:
-            paths, files = _parquet_inputs(inputs, Path(tmp), symbol, block_bytes)
+            paths, files, local = _parquet_inputs(inputs, Path(tmp), symbol, block_bytes)
             try:
-                trades = spark.read.parquet(*paths)
+                trades = _read_trades(spark, paths, local)
                 candles = self.build(trades, interval, fill_gaps=fill_gaps, symbol=symbol)
                 stats = self._write(spark, candles, str(output), validate)
             except DaapError:
@@ -800,7 +900,7 @@ class SparkEngine:
         Raises:
             DaapError: when the lake holds no bronze trades for the symbol and range.
 
-        Example:
+        Examples:
             >>> import tempfile, daap
             >>> lake = daap.Lake(tempfile.mkdtemp())
             >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2021-01-02.csv")
@@ -944,7 +1044,14 @@ class SparkEngine:
 
     # ------------------------------------------------------------------------------------------------ validation
     def add_indicators(self, candles: DataFrame, specs: Sequence[Any]) -> DataFrame:
-        """Indicator columns on Spark candles; see :func:`add_indicators`."""
+        """Indicator columns on Spark candles; see :func:`add_indicators`.
+
+        Examples:
+            >>> import daap
+            >>> candles = SparkEngine().build(trades, daap.Interval.parse("1m"))
+            >>> SparkEngine().add_indicators(candles, [daap.indicators.SMA(2)]).columns[-1]
+            'sma_2'
+        """
         return add_indicators(candles, specs)
 
     def validate_candles(self, candles: DataFrame, *, cache: bool = True) -> DataFrame:
@@ -956,7 +1063,7 @@ class SparkEngine:
         Raises:
             ValidationError: naming each failed check and a few failing rows.
 
-        Example:
+        Examples:
             >>> from daap.intervals import Interval
             >>> candles = SparkEngine().validate_candles(SparkEngine().build(trades, Interval.parse("1m")))
             >>> candles.count()
@@ -972,6 +1079,10 @@ class SparkEngine:
 
         Raises:
             ValidationError: naming each failed check.
+
+        Examples:
+            >>> SparkEngine().validate_trades(trades).count()
+            3243
         """
         from daap.schemas_spark import validate_trades
 
@@ -990,7 +1101,7 @@ def add_indicators(candles: DataFrame, specs: Sequence[Any]) -> DataFrame:
     executor with ``groupBy(...).applyInPandas`` running daap's own pandas implementation: the values are the
     pandas engine's, by construction, and one symbol's month of 1m candles (44,640 rows) fits easily.
 
-    Example:
+    Examples:
         >>> import daap
         >>> candles = daap.CandleBuilder("1m", engine="spark").build(trades)
         >>> add_indicators(candles, [daap.indicators.SMA(2)]).orderBy("open_time").select("sma_2").count()
