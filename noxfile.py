@@ -1,4 +1,4 @@
-"""nox sessions, one per concern. `nox` alone runs what CI runs: lint, typecheck, tests, the demo, the Airflow DAG."""
+"""nox sessions, one per concern. `nox` alone runs what CI runs: lint, typecheck, tests, docs, demo, Airflow DAG."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "demo", "airflow"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs", "demo", "airflow"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 
@@ -28,6 +28,19 @@ def tests(session: nox.Session) -> None:
     _ensure_chromium(session)
     session.install("-e", ".[dev]")
     session.run("pytest", "-q", "-n", "auto", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with --strict: every example on its pages runs, and a failing one fails the build.
+
+    Spark examples run too (local Spark; Java 17 is on the machine). ``nox -s docs -- serve`` serves it instead.
+    """
+    session.install("-e", ".[docs,dashboard,spark]")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+        return
+    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -18,7 +18,7 @@ from daap.intervals import Interval
 from daap.trades import iter_trade_batches, read_trades
 
 if TYPE_CHECKING:
-    from daap import indicators, schemas
+    from daap import indicators, pipeline, quality, schemas
     from daap.ingest import Ingestor
     from daap.lake import Lake
     from daap.warehouse import WarehouseLoader
@@ -33,6 +33,8 @@ __all__ = [
     "WarehouseLoader",
     "indicators",
     "iter_trade_batches",
+    "pipeline",
+    "quality",
     "read_trades",
     "schemas",
 ]
@@ -41,6 +43,8 @@ __all__ = [
 _LAZY = {
     "schemas": ("daap.schemas", None),
     "indicators": ("daap.indicators", None),
+    "quality": ("daap.quality", None),
+    "pipeline": ("daap.pipeline", None),
     "Ingestor": ("daap.ingest", "Ingestor"),
     "Lake": ("daap.lake", "Lake"),
     "WarehouseLoader": ("daap.warehouse", "WarehouseLoader"),

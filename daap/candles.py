@@ -44,6 +44,13 @@ class CandleBuilder:
         InvalidIntervalError: an unsupported interval.
         UnknownEngineError: no engine has that name.
         MissingDependencyError: the engine's extra is not installed.
+
+    Examples:
+        >>> builder = CandleBuilder("5m", fill_gaps=False)
+        >>> builder
+        CandleBuilder(interval='5m', engine='pandas', fill_gaps=False)
+        >>> builder.interval.step_us
+        300000000
     """
 
     def __init__(
@@ -65,18 +72,43 @@ class CandleBuilder:
         )
 
     def build(self, trades: Any, **options: Any) -> Any:
-        """Candles from in-memory trades (for pandas: a DataFrame in the normalized trade schema)."""
+        """Candles from in-memory trades (for pandas: a DataFrame in the normalized trade schema).
+
+        Examples:
+            >>> import daap
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+            >>> candles = CandleBuilder("1m").build(trades)
+            >>> candles["trades"].tolist(), str(candles["open_time"].iloc[0])
+            ([1279, 964, 1000], '2021-01-02 00:00:00+00:00')
+        """
         return self._checked(self.engine.build(trades, self.interval, fill_gaps=self.fill_gaps, **options))
 
     def rollup(self, candles: Any, interval: str | Interval, **options: Any) -> Any:
-        """Roll candles up to a coarser interval (e.g. ``1m`` to ``5m``); equal to building it from trades."""
+        """Roll candles up to a coarser interval (e.g. ``1m`` to ``5m``); equal to building it from trades.
+
+        Examples:
+            >>> import daap
+            >>> builder = CandleBuilder("1m")
+            >>> minutes = builder.build(daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv"))
+            >>> hour = builder.rollup(minutes, "1h")
+            >>> hour["interval"].tolist(), hour["open"].tolist(), hour["close"].tolist(), hour["trades"].tolist()
+            (['1h'], [29331.7], [29273.13], [3243])
+        """
         target = Interval.parse(interval)
         return self._checked(self.engine.rollup(candles, target, fill_gaps=self.fill_gaps, **options))
 
     def build_files(
         self, inputs: str | Path | Sequence[str | Path], output: str | Path, **options: Any
     ) -> BuildSummary:
-        """Stream trade files (zip, csv, csv.gz, Parquet; or folders of them) to a candles Parquet file."""
+        """Stream trade files (zip, csv, csv.gz, Parquet; or folders of them) to a candles Parquet file.
+
+        Examples:
+            >>> import tempfile
+            >>> out = Path(tempfile.mkdtemp()) / "candles.parquet"
+            >>> summary = CandleBuilder("1m").build_files("tests/data/BTCUSDT-trades-2021-01-02.csv", out)
+            >>> summary.rows_in, summary.candles_out, out.exists()
+            (3243, 3, True)
+        """
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         if self.validate:
             options.setdefault("validate", True)
@@ -100,6 +132,14 @@ class CandleBuilder:
 
         Raises:
             DaapError: when the lake holds no bronze trades for the symbol and range.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> lake = daap.Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> summary = CandleBuilder("1h").build_lake(lake, "BTCUSDT")
+            >>> summary.candles_out, lake.candle_keys("1h")
+            (4, ['candles/interval=1h/symbol=BTCUSDT/date=2023-03-24/candles.parquet'])
         """
         import pyarrow as pa
         import pyarrow.compute as pc

@@ -73,7 +73,17 @@ _MAX_FINDINGS = 50  # failed findings listed under the badge
 
 
 class DashboardError(DaapError, ValueError):
-    """The dashboard cannot be made: no mart, no candles for the request, or a frame without the needed columns."""
+    """The dashboard cannot be made: no mart, no candles for the request, or a frame without the needed columns.
+
+    Examples:
+        >>> import pandas as pd
+        >>> downsample_candles(pd.DataFrame({"open_price": [1.0]}))
+        Traceback (most recent call last):
+        ...
+        daap.dashboard.DashboardError: the candles lack the column(s) candle_start_time, high_price, ...
+        >>> issubclass(DashboardError, DaapError), issubclass(DashboardError, ValueError)
+        (True, True)
+    """
 
 
 class Downsampled(NamedTuple):
@@ -83,6 +93,15 @@ class Downsampled(NamedTuple):
         frame: the candles drawn (the input, sorted, when no aggregation was needed).
         bucket: the display bucket (``"1h"``, ``"3 months"``...), or ``None`` when every candle is drawn.
         total: how many candles the input had.
+
+    Examples:
+        >>> import pandas as pd
+        >>> t = pd.date_range("2025-05-01", periods=3, freq="1min", tz="UTC")
+        >>> frame = pd.DataFrame({"candle_start_time": t, "open_price": 1.0, "high_price": 2.0, "low_price": 0.5,
+        ...     "close_price": 1.5, "trading_volume": 1.0})
+        >>> shown, bucket, total = downsample_candles(frame)  # few candles: all drawn as they are
+        >>> len(shown), bucket, total
+        (3, None, 3)
     """
 
     frame: pd.DataFrame
@@ -635,6 +654,19 @@ def render_dashboard(
     Raises:
         DashboardError: missing columns, no rows, several symbols or intervals, a bad ``max_points`` or report.
         MissingDependencyError: plotly is not installed (``pip install 'daap[dashboard]'``).
+
+    Examples:
+        >>> import tempfile
+        >>> import pandas as pd
+        >>> t = pd.date_range("2025-05-01", periods=180, freq="1min", tz="UTC")
+        >>> frame = pd.DataFrame({"symbol": "BTCUSDT", "interval": "1m", "candle_start_time": t, "open_price": 10.0,
+        ...     "high_price": 12.0, "low_price": 9.0, "close_price": 11.0, "trading_volume": 1.0})
+        >>> report = {"status": "warn", "summary": "1 warning", "findings": [
+        ...     {"check": "gaps", "severity": "warn", "passed": False, "message": "2 gap candles"}]}
+        >>> page = render_dashboard(frame, Path(tempfile.mkdtemp()) / "d.html", report=report, max_points=3)
+        >>> text = page.read_text(encoding="utf-8")
+        >>> "showing 3 of 180 candles, aggregated to 1h" in text, "2 gap candles" in text, ">WARN<" in text
+        (True, True, True)
     """
     _, _, pio = _plotly()
     plotly_version = str(getattr(importlib.import_module("plotly"), "__version__", "?"))

@@ -14,7 +14,16 @@ from pathlib import Path
 
 
 class DaapError(Exception):
-    """Base class of every error daap raises on purpose."""
+    """Base class of every error daap raises on purpose.
+
+    Examples:
+        >>> from daap.intervals import Interval
+        >>> try:
+        ...     Interval.parse("7m")
+        ... except DaapError as exc:
+        ...     print(type(exc).__name__, isinstance(exc, ValueError))
+        InvalidIntervalError True
+    """
 
 
 class MissingDependencyError(DaapError, ImportError):

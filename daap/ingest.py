@@ -49,7 +49,19 @@ _PART_STEM = re.compile(r"\.(zip|csv\.gz|csv|gz)$", re.IGNORECASE)
 
 
 class IngestError(DaapError):
-    """One or more sources could not be ingested (the message lists them)."""
+    """One or more sources could not be ingested (the message lists them).
+
+    Examples:
+        >>> import tempfile
+        >>> empty_mirror = Path(tempfile.mkdtemp()).as_uri()
+        >>> ingestor = Ingestor(Lake(tempfile.mkdtemp()), base_url=empty_mirror, download_dir=tempfile.mkdtemp())
+        >>> ingestor.download("BTCUSDT", date="2025-05-01")
+        Traceback (most recent call last):
+        ...
+        daap.ingest.IngestError: 1 of 1 file(s) failed (0 ingested):...
+        >>> issubclass(IngestError, DaapError)
+        True
+    """
 
 
 def _iso(us: int | None) -> str | None:
@@ -101,6 +113,13 @@ class Ingestor:
         download_dir: where downloads are kept (and resumed from); default a ``daap-downloads`` temp folder.
         max_workers: parallel downloads.
         progress: show progress bars (None: only on a terminal).
+
+    Examples:
+        >>> import tempfile
+        >>> ingestor = Ingestor(tempfile.mkdtemp())  # a lake URI or a Lake
+        >>> m = ingestor.ingest_file("tests/data/BTCUSDT-trades-2021-01-02.csv")
+        >>> m.status, m.rows_written, [p.rows for p in ingestor.lake.manifests()[0].partitions]
+        ('ingested', 3243, [3243])
     """
 
     def __init__(
@@ -145,6 +164,16 @@ class Ingestor:
 
         Raises:
             InputFormatError: the file cannot be read at all (not a zip, unsafe archive, empty, unknown header).
+
+        Examples:
+            >>> import tempfile
+            >>> ingestor = Ingestor(Lake(tempfile.mkdtemp()))
+            >>> path = "tests/data/futures-BTCUSDT-trades-2026-09-16T20-00.csv"
+            >>> m = ingestor.ingest_file(path)  # the market comes from the CSV dialect
+            >>> m.market, m.rows_written, m.rows_quarantined, m.raw_key
+            ('um', 2325, 0, 'raw/um/trades/BTCUSDT/futures-BTCUSDT-trades-2026-09-16T20-00.csv')
+            >>> ingestor.ingest_file(path).status  # the same bytes again: nothing to do
+            'unchanged'
         """
         src = Path(path)
         name = src.name
@@ -279,7 +308,16 @@ class Ingestor:
         return manifest
 
     def ingest_files(self, paths: Sequence[str | Path], **kwargs: Any) -> list[Manifest]:
-        """Ingest several files in order; see :meth:`ingest_file`."""
+        """Ingest several files in order; see :meth:`ingest_file`.
+
+        Examples:
+            >>> import tempfile
+            >>> from daap.sources.synthetic import SyntheticConfig, write_binance_files
+            >>> files = write_binance_files(tempfile.mkdtemp(), SyntheticConfig(trades_per_day=100, days=2))
+            >>> manifests = Ingestor(Lake(tempfile.mkdtemp())).ingest_files(files)
+            >>> [(m.name, m.rows_written, m.partitions[0].date) for m in manifests]
+            [('BTCUSDT-trades-2025-05-01.zip', 100, '2025-05-01'), ('BTCUSDT-trades-2025-05-02.zip', 100, '2025-05-02')]
+        """
         return [self.ingest_file(p, **kwargs) for p in paths]
 
     # ----------------------------------------------------------------------------------------------- download
@@ -303,6 +341,15 @@ class Ingestor:
 
         Raises:
             IngestError: after ingesting what it could, naming every file that failed and why.
+
+        Examples:
+            >>> import tempfile
+            >>> from daap.sources.synthetic import SyntheticConfig, write_binance_files
+            >>> mirror = Path(tempfile.mkdtemp())  # a local copy of data.binance.vision, served by file://
+            >>> _ = write_binance_files(mirror / "data/spot/daily/trades/BTCUSDT", SyntheticConfig(trades_per_day=100))
+            >>> ingestor = Ingestor(Lake(tempfile.mkdtemp()), base_url=mirror.as_uri(), download_dir=tempfile.mkdtemp())
+            >>> [(m.name, m.rows_written) for m in ingestor.download("BTCUSDT", date="2025-05-01")]
+            [('BTCUSDT-trades-2025-05-01.zip', 100)]
         """
         from daap import download as dl
 

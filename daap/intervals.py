@@ -43,6 +43,12 @@ class Interval:
         kind: ``"fixed"`` (a whole number of µs from the epoch, including ``1w``) or ``"month"``.
         step_us: the length in µs for fixed intervals, 0 for ``1M``.
         offset_us: where bucket 0 starts (the first Monday for ``1w``, else 0).
+
+    Examples:
+        >>> Interval.parse("15m")
+        Interval(name='15m', kind='fixed', step_us=900000000, offset_us=0)
+        >>> str(Interval.parse("1M")), Interval.parse("1M").kind
+        ('1M', 'month')
     """
 
     name: str
@@ -92,25 +98,50 @@ class Interval:
         return self.name
 
     def index_of(self, t_us: I64 | int) -> I64:
-        """Bucket index of each time (µs since the epoch)."""
+        """Bucket index of each time (µs since the epoch).
+
+        Examples:
+            >>> Interval.parse("1h").index_of([0, 3_599_999_999, 3_600_000_000]).tolist()
+            [0, 0, 1]
+            >>> int(Interval.parse("1M").index_of(1_739_577_600_000_000))  # 2025-02-15: months since 1970-01
+            661
+        """
         t = np.asarray(t_us, dtype=np.int64)
         if self.kind == "month":
             return t.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
         return (t - self.offset_us) // self.step_us
 
     def start_of(self, index: I64 | int) -> I64:
-        """Start (µs) of each bucket index."""
+        """Start (µs) of each bucket index.
+
+        Examples:
+            >>> Interval.parse("5m").start_of([0, 1, 2]).tolist()
+            [0, 300000000, 600000000]
+            >>> import numpy as np
+            >>> str(np.datetime64(int(Interval.parse("1M").start_of(661)), "us"))
+            '2025-02-01T00:00:00.000000'
+        """
         i = np.asarray(index, dtype=np.int64)
         if self.kind == "month":
             return i.astype("datetime64[M]").astype("datetime64[us]").astype(np.int64)
         return i * self.step_us + self.offset_us
 
     def close_of(self, index: I64 | int) -> I64:
-        """Binance's ``close_time``: the next bucket's start minus 1 µs."""
+        """Binance's ``close_time``: the next bucket's start minus 1 µs.
+
+        Examples:
+            >>> int(Interval.parse("1m").close_of(0))
+            59999999
+        """
         return self.start_of(np.asarray(index, dtype=np.int64) + 1) - 1
 
     def is_aligned(self, t_us: I64 | int) -> npt.NDArray[np.bool_]:
-        """True where a time is exactly a bucket start."""
+        """True where a time is exactly a bucket start.
+
+        Examples:
+            >>> Interval.parse("1w").is_aligned([0, 4 * 86_400_000_000]).tolist()  # 1970-01-05 was a Monday
+            [False, True]
+        """
         t = np.asarray(t_us, dtype=np.int64)
         return np.asarray(self.start_of(self.index_of(t)) == t)
 

@@ -64,7 +64,15 @@ def check_symbol(symbol: str) -> str:
 
 @dataclass
 class PartitionInfo:
-    """One bronze partition written from a source: its UTC date, object key and row count."""
+    """One bronze partition written from a source: its UTC date, object key and row count.
+
+    Examples:
+        >>> import tempfile, daap
+        >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+        >>> part = m.partitions[0]
+        >>> part.date, part.rows, Lake.day_of_key(part.key)
+        ('2023-03-24', 2000, '2023-03-24')
+    """
 
     date: str
     key: str
@@ -80,6 +88,12 @@ class Manifest:
         sha256: digest of the source bytes; re-ingesting the same digest is a no-op.
         status: ``"ingested"``, or ``"unchanged"`` when the same bytes were already in the lake.
         history: earlier versions of this source (a file Binance replaced), newest last.
+
+    Examples:
+        >>> import tempfile, daap
+        >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+        >>> m.name, m.market, m.symbol, m.dialect, m.time_unit, m.rows_read, m.status
+        ('BTCUSDT-trades-2023-03-24.csv', 'spot', 'BTCUSDT', 'spot', 'ms', 2000, 'ingested')
     """
 
     name: str
@@ -108,21 +122,44 @@ class Manifest:
     status: str = "ingested"
 
     def to_json(self) -> str:
-        """JSON text (the ``status`` field is per call, not stored)."""
+        """JSON text (the ``status`` field is per call, not stored).
+
+        Examples:
+            >>> import json, tempfile, daap
+            >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> data = json.loads(m.to_json())
+            >>> data["rows_written"], data["partitions"][0]["date"], "status" in data
+            (2000, '2023-03-24', False)
+        """
         data = asdict(self)
         data.pop("status")
         return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        """Parse a stored manifest."""
+        """Parse a stored manifest.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> again = Manifest.from_json(m.to_json())
+            >>> again == m, again.partitions[0].rows
+            (True, 2000)
+        """
         data = json.loads(text)
         data["partitions"] = [PartitionInfo(**p) for p in data.get("partitions", [])]
         return cls(**data)
 
     @property
     def reconciled(self) -> bool:
-        """``rows_read == rows_written + rows_quarantined``."""
+        """``rows_read == rows_written + rows_quarantined``.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> m.reconciled, (m.rows_read, m.rows_written, m.rows_quarantined)
+            (True, (2000, 2000, 0))
+        """
         return self.rows_read == self.rows_written + self.rows_quarantined
 
 
@@ -132,6 +169,15 @@ class Lake:
     Args:
         uri: where the lake lives (default ``./daap-lake``).
         **store_options: passed to the store, e.g. ``endpoint_url=`` for S3-compatible stores.
+
+    Examples:
+        >>> import tempfile, daap
+        >>> lake = Lake(tempfile.mkdtemp())
+        >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+        >>> [(m.name, m.rows_written) for m in lake.manifests()]
+        [('BTCUSDT-trades-2023-03-24.csv', 2000)]
+        >>> Lake("s3://my-bucket/lake").uri
+        's3://my-bucket/lake'
     """
 
     def __init__(self, uri: str | Path = DEFAULT_LAKE, **store_options: Any) -> None:
@@ -144,27 +190,52 @@ class Lake:
     # ---------------------------------------------------------------------------------------------------- keys
     @staticmethod
     def raw_key(market: str, symbol: str, name: str) -> str:
-        """Key of an original source file."""
+        """Key of an original source file.
+
+        Examples:
+            >>> Lake.raw_key("spot", "BTCUSDT", "BTCUSDT-trades-2025-01-01.zip")
+            'raw/spot/trades/BTCUSDT/BTCUSDT-trades-2025-01-01.zip'
+        """
         return f"raw/{market}/trades/{symbol}/{name}"
 
     @staticmethod
     def bronze_key(market: str, symbol: str, date: str, part: str) -> str:
-        """Key of one bronze Parquet part."""
+        """Key of one bronze Parquet part.
+
+        Examples:
+            >>> Lake.bronze_key("um", "BTCUSDT", "2025-01-01", "BTCUSDT-trades-2025-01-0123456789ab")
+            'bronze/trades/market=um/symbol=BTCUSDT/date=2025-01-01/part-BTCUSDT-trades-2025-01-0123456789ab.parquet'
+        """
         return f"bronze/trades/market={market}/symbol={symbol}/date={date}/part-{part}.parquet"
 
     @staticmethod
     def quarantine_key(market: str, symbol: str, part: str) -> str:
-        """Key of the rejected rows of one source version."""
+        """Key of the rejected rows of one source version.
+
+        Examples:
+            >>> Lake.quarantine_key("spot", "BTCUSDT", "BTCUSDT-trades-2025-01-01-0123456789ab")
+            'quarantine/trades/market=spot/symbol=BTCUSDT/BTCUSDT-trades-2025-01-01-0123456789ab.parquet'
+        """
         return f"quarantine/trades/market={market}/symbol={symbol}/{part}.parquet"
 
     @staticmethod
     def manifest_key(market: str, symbol: str, name: str) -> str:
-        """Key of a source's manifest."""
+        """Key of a source's manifest.
+
+        Examples:
+            >>> Lake.manifest_key("spot", "BTCUSDT", "BTCUSDT-trades-2025-01-01.zip")
+            '_manifests/trades/market=spot/symbol=BTCUSDT/BTCUSDT-trades-2025-01-01.zip.json'
+        """
         return f"_manifests/trades/market={market}/symbol={symbol}/{name}.json"
 
     @staticmethod
     def candles_key(interval: str, symbol: str, date: str) -> str:
-        """Key of one day of candles."""
+        """Key of one day of candles.
+
+        Examples:
+            >>> Lake.candles_key("1h", "BTCUSDT", "2025-01-01")
+            'candles/interval=1h/symbol=BTCUSDT/date=2025-01-01/candles.parquet'
+        """
         return f"candles/interval={interval}/symbol={symbol}/date={date}/candles.parquet"
 
     @staticmethod
@@ -178,14 +249,36 @@ class Lake:
         return f"reference/klines/market={market}/interval={interval}/symbol={symbol}/{name}"
 
     def kline_keys(self, market: str, interval: str, symbol: str) -> list[str]:
-        """The complete kline files of the ``reference/`` zone (those with their ``.CHECKSUM``), sorted."""
+        """The complete kline files of the ``reference/`` zone (those with their ``.CHECKSUM``), sorted.
+
+        Examples:
+            >>> import tempfile
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> key = Lake.kline_key("spot", "1m", "BTCUSDT", "BTCUSDT-1m-2025-01.zip")
+            >>> lake.store.write_bytes(key, b"zip bytes")
+            >>> lake.kline_keys("spot", "1m", "BTCUSDT")  # no .CHECKSUM yet: incomplete
+            []
+            >>> lake.store.write_bytes(key + ".CHECKSUM", b"sha256  BTCUSDT-1m-2025-01.zip")
+            >>> lake.kline_keys("spot", "1m", "BTCUSDT")
+            ['reference/klines/market=spot/interval=1m/symbol=BTCUSDT/BTCUSDT-1m-2025-01.zip']
+        """
         prefix = self.kline_key(market, interval, symbol, "")
         names = {obj.key for obj in self.store.list(prefix)}
         return sorted(k for k in names if k.endswith(".zip") and k + ".CHECKSUM" in names)
 
     # ----------------------------------------------------------------------------------------------- manifests
     def manifest(self, market: str, symbol: str, name: str) -> Manifest | None:
-        """The current manifest of a source, or None when it was never ingested."""
+        """The current manifest of a source, or None when it was never ingested.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> lake.manifest("spot", "BTCUSDT", "BTCUSDT-trades-2023-03-24.csv").rows_written
+            2000
+            >>> lake.manifest("spot", "BTCUSDT", "BTCUSDT-trades-2023-03-25.csv") is None
+            True
+        """
         key = self.manifest_key(market, symbol, name)
         try:
             return Manifest.from_json(self.store.read_bytes(key).decode())
@@ -195,12 +288,29 @@ class Lake:
             return None
 
     def write_manifest(self, manifest: Manifest) -> None:
-        """Publish a manifest (the last step of an ingest)."""
+        """Publish a manifest (the last step of an ingest).
+
+        Examples:
+            >>> import dataclasses, tempfile, daap
+            >>> m = daap.Ingestor(Lake(tempfile.mkdtemp())).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> other = Lake(tempfile.mkdtemp())
+            >>> other.write_manifest(dataclasses.replace(m, url="https://example.com/BTCUSDT-trades-2023-03-24.csv"))
+            >>> other.manifest("spot", "BTCUSDT", m.name).url
+            'https://example.com/BTCUSDT-trades-2023-03-24.csv'
+        """
         key = self.manifest_key(manifest.market, manifest.symbol, manifest.name)
         self.store.write_bytes(key, manifest.to_json().encode())
 
     def manifests(self, market: str | None = None, symbol: str | None = None) -> list[Manifest]:
-        """All current manifests, optionally for one market and symbol."""
+        """All current manifests, optionally for one market and symbol.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> [m.name for m in lake.manifests("spot", "BTCUSDT")], lake.manifests("um")
+            (['BTCUSDT-trades-2023-03-24.csv'], [])
+        """
         prefix = "_manifests/trades/"
         if market:
             prefix += f"market={market}/"
@@ -218,7 +328,18 @@ class Lake:
     def bronze_keys(
         self, symbol: str, *, market: str = "spot", start: dt.date | None = None, end: dt.date | None = None
     ) -> list[str]:
-        """Bronze parts of a symbol from its manifests, for UTC days in ``[start, end]``, in date order."""
+        """Bronze parts of a symbol from its manifests, for UTC days in ``[start, end]``, in date order.
+
+        Examples:
+            >>> import datetime as dt
+            >>> import tempfile, daap
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> [Lake.day_of_key(k) for k in lake.bronze_keys("BTCUSDT")]
+            ['2023-03-24']
+            >>> lake.bronze_keys("BTCUSDT", start=dt.date(2023, 3, 25))
+            []
+        """
         parts = []
         for m in self.manifests(market, symbol):
             for p in m.partitions:
@@ -263,7 +384,17 @@ class Lake:
 
     @contextlib.contextmanager
     def local_files(self, keys: Sequence[str]) -> Iterator[list[Path]]:
-        """Local paths for objects: in place for a local lake, downloaded to a temporary folder for S3."""
+        """Local paths for objects: in place for a local lake, downloaded to a temporary folder for S3.
+
+        Examples:
+            >>> import pyarrow.parquet as pq
+            >>> import tempfile, daap
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> with lake.local_files(lake.bronze_keys("BTCUSDT")) as paths:
+            ...     [pq.read_metadata(p).num_rows for p in paths]
+            [2000]
+        """
         paths = [self.store.local_path(k) for k in keys]
         if all(p is not None for p in paths):
             yield [p for p in paths if p is not None]
@@ -277,7 +408,16 @@ class Lake:
             yield out
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per market and symbol: source files, days, rows, quarantined rows, first and last day."""
+        """Per market and symbol: source files, days, rows, quarantined rows, first and last day.
+
+        Examples:
+            >>> import tempfile, daap
+            >>> lake = Lake(tempfile.mkdtemp())
+            >>> _ = daap.Ingestor(lake).ingest_file("tests/data/BTCUSDT-trades-2023-03-24.csv")
+            >>> lake.summary()  # doctest: +NORMALIZE_WHITESPACE
+            [{'market': 'spot', 'symbol': 'BTCUSDT', 'files': 1, 'rows': 2000, 'quarantined': 0, 'days': 1,
+              'first': '2023-03-24', 'last': '2023-03-24'}]
+        """
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for m in self.manifests():
             r = rows.setdefault(

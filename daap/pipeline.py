@@ -55,11 +55,36 @@ __all__ = [
 
 
 class ConfigError(DaapError, ValueError):
-    """A bad pipeline configuration; the message names the key."""
+    """A bad pipeline configuration; the message names the key.
+
+    Examples:
+        >>> PipelineConfig.from_mapping({"start": "2025-01-02", "end": "2025-01-01"})
+        Traceback (most recent call last):
+        ...
+        daap.pipeline.ConfigError: end: 2025-01-01 is before start 2025-01-02
+        >>> PipelineConfig.from_mapping({"months": ["2025-01"], "trades_per_day": -1})
+        Traceback (most recent call last):
+        ...
+        daap.pipeline.ConfigError: trades_per_day: bad value -1 (a non-negative integer)
+    """
 
 
 class PipelineError(DaapError):
-    """A step failed; ``step`` names it. Rerunning resumes from that step."""
+    """A step failed; ``step`` names it. Rerunning resumes from that step.
+
+    Examples:
+        >>> import tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> cfg = PipelineConfig.from_mapping({"start": "2025-01-01", "end": "2025-01-01", "work_dir": tmp,
+        ...                                    "lake": f"{tmp}/lake"})
+        >>> try:
+        ...     ingest(cfg)  # nothing downloaded yet
+        ... except PipelineError as exc:
+        ...     print(exc.step)
+        ...     print(exc)
+        ingest
+        step 'ingest' failed: ...BTCUSDT-trades-2025-01-01.zip is missing: run the download step first
+    """
 
     def __init__(self, step: str, message: str) -> None:
         self.step = step
@@ -67,7 +92,17 @@ class PipelineError(DaapError):
 
 
 class QualityGateError(PipelineError):
-    """The quality checks found an ``error``; the report was written first."""
+    """The quality checks found an ``error``; the report was written first.
+
+    Examples:
+        >>> exc = QualityGateError("FAIL: 12 checks on 3 target(s): 11 passed, 0 warnings, 1 error (ohlc_order)",
+        ...                        "work/quality.json")
+        >>> exc.step, exc.report_path, isinstance(exc, PipelineError)
+        ('check', 'work/quality.json', True)
+        >>> print(exc)  # doctest: +NORMALIZE_WHITESPACE
+        step 'check' failed: FAIL: 12 checks on 3 target(s): 11 passed, 0 warnings, 1 error (ohlc_order);
+        report: work/quality.json
+    """
 
     def __init__(self, summary: str, report_path: str) -> None:
         self.report_path = report_path
@@ -85,6 +120,12 @@ class StepResult:
         seconds: wall time.
         summary: one line for people.
         details: counts and paths (JSON-serializable).
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> result = download(cfg)
+        >>> result.step, result.ok, result.skipped, result.details["fetched"]
+        ('download', True, False, 1)
     """
 
     step: str
@@ -95,19 +136,39 @@ class StepResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """As plain data (for XCom, JSON, logs)."""
+        """As plain data (for XCom, JSON, logs).
+
+        Examples:
+            >>> result = StepResult("ingest", True, False, 0.25, "1 file(s) ingested", {"rows": 500})
+            >>> result.to_dict()  # doctest: +NORMALIZE_WHITESPACE
+            {'step': 'ingest', 'ok': True, 'skipped': False, 'seconds': 0.25, 'summary': '1 file(s) ingested',
+             'details': {'rows': 500}}
+        """
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """The steps of one :func:`run`, in order."""
+    """The steps of one :func:`run`, in order.
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> result = run(cfg, steps=["download", "ingest"])
+        >>> [(r.step, r.skipped) for r in result.steps]
+        [('download', False), ('ingest', False)]
+    """
 
     steps: list[StepResult]
 
     @property
     def seconds(self) -> float:
-        """Total wall time."""
+        """Total wall time.
+
+        Examples:
+            >>> steps = [StepResult("download", True, False, 1.5, "ok"), StepResult("ingest", True, False, 0.25, "ok")]
+            >>> RunResult(steps).seconds
+            1.75
+        """
         return sum(s.seconds for s in self.steps)
 
 
@@ -142,6 +203,11 @@ class PipelineConfig:
         verify: also reconcile the candles with Binance's official klines (:mod:`daap.reconcile`): fetched from
             ``base_url`` into the lake, or, for the synthetic source, klines computed from the synthetic trades by
             an independent reference implementation. Adds a ``klines`` finding per symbol and interval.
+
+    Examples:
+        >>> cfg = PipelineConfig.from_mapping({"symbols": "ethusdt", "months": ["2025-02"], "intervals": ["1m", "1h"]})
+        >>> cfg.symbols, cfg.intervals, len(cfg.days), cfg.warehouse
+        (('ETHUSDT',), ('1m', '1h'), 28, 'duckdb:///daap.duckdb')
     """
 
     symbols: tuple[str, ...] = ("BTCUSDT",)
@@ -172,6 +238,16 @@ class PipelineConfig:
 
         Raises:
             ConfigError: an unknown key or a bad value, naming the key.
+
+        Examples:
+            >>> cfg = PipelineConfig.from_mapping({"start": "2025-01-01", "end": "2025-01-07"}, engine="spark",
+            ...                                   seed=None)  # None overrides are ignored
+            >>> cfg.start, cfg.engine, cfg.seed
+            (datetime.date(2025, 1, 1), 'spark', 0)
+            >>> PipelineConfig.from_mapping({"start": "2025-01-01", "end": "2025-01-07", "symbol": "BTCUSDT"})
+            Traceback (most recent call last):
+            ...
+            daap.pipeline.ConfigError: unknown config key(s) ['symbol']; known keys: [...]
         """
         merged = {**dict(data), **{k: v for k, v in overrides.items() if v is not None}}
         known = {f.name for f in dataclasses.fields(cls)}
@@ -187,10 +263,18 @@ class PipelineConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> PipelineConfig:
-        """Read ``daap.toml``: top-level keys or a ``[pipeline]`` table.
+        r"""Read ``daap.toml``: top-level keys or a ``[pipeline]`` table.
 
         Raises:
             ConfigError: unreadable TOML, or a bad key (the message names the file too).
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "daap.toml"
+            >>> _ = path.write_text('[pipeline]\nsymbols = ["BTCUSDT", "ETHUSDT"]\nmonths = ["2025-01"]\n')
+            >>> cfg = PipelineConfig.from_toml(path, market="um")
+            >>> cfg.symbols, cfg.months, cfg.market
+            (('BTCUSDT', 'ETHUSDT'), ('2025-01',), 'um')
         """
         try:
             import tomllib
@@ -208,7 +292,14 @@ class PipelineConfig:
             raise ConfigError(f"{path}: {exc}") from exc
 
     def to_mapping(self) -> dict[str, Any]:
-        """JSON-serializable; :meth:`from_mapping` reads it back."""
+        """JSON-serializable; :meth:`from_mapping` reads it back.
+
+        Examples:
+            >>> cfg = PipelineConfig.from_mapping({"start": "2025-01-01", "end": "2025-01-02"})
+            >>> data = cfg.to_mapping()
+            >>> data["start"], data["symbols"], PipelineConfig.from_mapping(data) == cfg
+            ('2025-01-01', ['BTCUSDT'], True)
+        """
         out = dataclasses.asdict(self)
         for key in ("start", "end"):
             out[key] = out[key].isoformat() if out[key] else None
@@ -251,7 +342,14 @@ class PipelineConfig:
     # ------------------------------------------------------------------------------------------------- derived
     @property
     def days(self) -> list[dt.date]:
-        """Every UTC day of the run, in order."""
+        """Every UTC day of the run, in order.
+
+        Examples:
+            >>> [d.isoformat() for d in PipelineConfig.from_mapping({"start": "2024-02-28", "end": "2024-03-01"}).days]
+            ['2024-02-28', '2024-02-29', '2024-03-01']
+            >>> len(PipelineConfig.from_mapping({"months": ["2024-02", "2024-03"]}).days)
+            60
+        """
         if self.months:
             out: list[dt.date] = []
             for m in self.months:
@@ -264,21 +362,47 @@ class PipelineConfig:
 
     @property
     def first_day(self) -> dt.date:
-        """The first day."""
+        """The first day.
+
+        Examples:
+            >>> PipelineConfig.from_mapping({"months": ["2025-03", "2025-02"]}).first_day
+            datetime.date(2025, 2, 1)
+        """
         return self.days[0]
 
     @property
     def last_day(self) -> dt.date:
-        """The last day."""
+        """The last day.
+
+        Examples:
+            >>> PipelineConfig.from_mapping({"months": ["2025-02"]}).last_day
+            datetime.date(2025, 2, 28)
+        """
         return self.days[-1]
 
     @property
     def report_path(self) -> Path:
-        """Where the quality report goes."""
+        """Where the quality report goes.
+
+        Examples:
+            >>> cfg = PipelineConfig.from_mapping({"months": ["2025-01"], "work_dir": "/srv/daap"})
+            >>> cfg.report_path
+            PosixPath('/srv/daap/quality.json')
+        """
         return Path(self.report) if self.report else Path(self.work_dir) / "quality.json"
 
     def dashboard_path(self, symbol: str) -> Path | None:
-        """Where a symbol's dashboard goes (``-SYMBOL`` added when there are several symbols), or None."""
+        """Where a symbol's dashboard goes (``-SYMBOL`` added when there are several symbols), or None.
+
+        Examples:
+            >>> cfg = PipelineConfig.from_mapping({"months": ["2025-01"], "symbols": ["BTCUSDT", "ETHUSDT"],
+            ...                                    "dashboard": "/srv/daap/dash.html"})
+            >>> cfg.dashboard_path("ETHUSDT")
+            PosixPath('/srv/daap/dash-ETHUSDT.html')
+            >>> cfg = PipelineConfig.from_mapping({"months": ["2025-01"], "dashboard": False})
+            >>> print(cfg.dashboard_path("BTCUSDT"))
+            None
+        """
         if self.dashboard is False:
             return None
         base = Path(self.dashboard) if isinstance(self.dashboard, str) else Path(self.work_dir) / "dashboard.html"
@@ -286,11 +410,24 @@ class PipelineConfig:
 
     @property
     def downloads(self) -> Path:
-        """Where downloaded (or generated) Binance files are kept."""
+        """Where downloaded (or generated) Binance files are kept.
+
+        Examples:
+            >>> PipelineConfig.from_mapping({"months": ["2025-01"], "work_dir": "/srv/daap", "market": "um"}).downloads
+            PosixPath('/srv/daap/downloads/um')
+        """
         return Path(self.work_dir) / "downloads" / self.market
 
     def fingerprint(self) -> str:
-        """A short digest of the configuration: the identity of a run for resuming."""
+        """A short digest of the configuration: the identity of a run for resuming.
+
+        Examples:
+            >>> a = PipelineConfig.from_mapping({"months": ["2025-01"]})
+            >>> len(a.fingerprint()), a.fingerprint() == PipelineConfig.from_mapping(a.to_mapping()).fingerprint()
+            (16, True)
+            >>> a.fingerprint() == PipelineConfig.from_mapping({"months": ["2025-02"]}).fingerprint()
+            False
+        """
         return hashlib.sha256(json.dumps(self.to_mapping(), sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -364,6 +501,13 @@ def download(cfg: PipelineConfig) -> StepResult:
     """Fetch the Binance daily trade zips (and their ``.CHECKSUM``) into ``work_dir/downloads``, or generate them.
 
     Files already present with a matching checksum are kept (``cached``); partial downloads resume.
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> download(cfg).details["fetched"], download(cfg).details["cached"]
+        (1, 1)
+        >>> sorted(p.name for p in (cfg.downloads / "BTCUSDT").iterdir())
+        ['BTCUSDT-trades-2025-01-01.zip', 'BTCUSDT-trades-2025-01-01.zip.CHECKSUM']
     """
 
     def work() -> tuple[str, dict[str, Any], bool]:
@@ -406,7 +550,16 @@ def download(cfg: PipelineConfig) -> StepResult:
 
 
 def ingest(cfg: PipelineConfig) -> StepResult:
-    """Ingest the downloaded files into the lake (checksum verified; a file already ingested is ``unchanged``)."""
+    """Ingest the downloaded files into the lake (checksum verified; a file already ingested is ``unchanged``).
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> _ = download(cfg)
+        >>> ingest(cfg).summary
+        '1 file(s) ingested (500 trades, 0 quarantined), 0 unchanged'
+        >>> ingest(cfg).skipped
+        True
+    """
 
     def work() -> tuple[str, dict[str, Any], bool]:
         from daap.ingest import Ingestor
@@ -434,7 +587,21 @@ def ingest(cfg: PipelineConfig) -> StepResult:
 
 
 def build_candles(cfg: PipelineConfig) -> StepResult:
-    """Build each symbol's candles for every interval from the lake's bronze trades into its candles zone."""
+    """Build each symbol's candles for every interval from the lake's bronze trades into its candles zone.
+
+    Examples:
+        >>> import tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> cfg = PipelineConfig.from_mapping({"source": "synthetic", "start": "2025-01-01", "end": "2025-01-01",
+        ...     "trades_per_day": 500, "lake": f"{tmp}/lake", "work_dir": tmp, "warehouse": f"duckdb:///{tmp}/w.duckdb",
+        ...     "intervals": ["1m", "1h"], "dashboard": False})
+        >>> _ = run(cfg, steps=["download", "ingest"])
+        >>> result = build_candles(cfg)
+        >>> result.summary
+        '1,433 candles (2 series) with the pandas engine'
+        >>> [(s["interval"], s["candles"], s["trades"]) for s in result.details["series"]]
+        [('1m', 1409, 500), ('1h', 24, 500)]
+    """
 
     def work() -> tuple[str, dict[str, Any], bool]:
         from daap.candles import CandleBuilder
@@ -453,7 +620,16 @@ def build_candles(cfg: PipelineConfig) -> StepResult:
 
 
 def load(cfg: PipelineConfig) -> StepResult:
-    """Upsert the lake's candles of the run's symbols and intervals into the warehouse (a rerun inserts nothing)."""
+    """Upsert the lake's candles of the run's symbols and intervals into the warehouse (a rerun inserts nothing).
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> _ = run(cfg, steps=["download", "ingest", "build_candles"])
+        >>> load(cfg).details
+        {'inserted': 1409, 'updated': 0, 'unchanged': 0, 'deleted': 0}
+        >>> load(cfg).details
+        {'inserted': 0, 'updated': 0, 'unchanged': 1409, 'deleted': 0}
+    """
 
     def work() -> tuple[str, dict[str, Any], bool]:
         from daap.lake import Lake
@@ -475,7 +651,18 @@ def load(cfg: PipelineConfig) -> StepResult:
 
 
 def build_marts(cfg: PipelineConfig) -> StepResult:
-    """(Re)build ``stg_candles`` and ``fct_candle_metrics`` with the configured indicators."""
+    """(Re)build ``stg_candles`` and ``fct_candle_metrics`` with the configured indicators.
+
+    Examples:
+        >>> import tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> cfg = PipelineConfig.from_mapping({"source": "synthetic", "start": "2025-01-01", "end": "2025-01-01",
+        ...     "trades_per_day": 500, "lake": f"{tmp}/lake", "work_dir": tmp, "warehouse": f"duckdb:///{tmp}/w.duckdb",
+        ...     "indicators": "ema:21,rsi:14", "dashboard": False})
+        >>> _ = run(cfg, steps=["download", "ingest", "build_candles", "load"])
+        >>> build_marts(cfg).details
+        {'rows': 1409, 'indicator_columns': ['ema_21', 'rsi_14', 'sma_7', 'close_price_7_period_sma']}
+    """
 
     def work() -> tuple[str, dict[str, Any], bool]:
         from daap.warehouse import WarehouseLoader
@@ -492,6 +679,15 @@ def check(cfg: PipelineConfig) -> StepResult:
 
     Raises:
         QualityGateError: an ``error``-severity check failed (the report is written first).
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> _ = run(cfg, steps=["download", "ingest", "build_candles", "load", "build_marts"])
+        >>> result = check(cfg)
+        >>> result.summary
+        'WARN: 12 checks on 3 target(s): 11 passed, 1 warning (halt_runs), 0 errors'
+        >>> result.details["report"] == str(cfg.report_path), cfg.report_path.exists()
+        (True, True)
     """
     started = time.perf_counter()
     try:
@@ -562,7 +758,21 @@ def _synthetic_klines_mirror(cfg: PipelineConfig, symbol: str, interval: str) ->
 
 
 def dashboard(cfg: PipelineConfig) -> StepResult:
-    """Write one self-contained HTML dashboard per symbol (first interval), with the quality report's status."""
+    """Write one self-contained HTML dashboard per symbol (first interval), with the quality report's status.
+
+    Examples:
+        >>> import daap, tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> cfg = PipelineConfig.from_mapping({"start": "2025-01-01", "end": "2025-01-01", "work_dir": tmp,
+        ...                                    "warehouse": f"duckdb:///{tmp}/w.duckdb"})
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> with daap.WarehouseLoader(cfg.warehouse) as wh:  # what the load and build_marts steps leave
+        ...     _ = wh.load_candles(candles)
+        ...     _ = wh.build_marts("sma:7")
+        >>> result = dashboard(cfg)
+        >>> result.details["paths"] == [f"{tmp}/dashboard.html"], cfg.dashboard_path("BTCUSDT").stat().st_size > 0
+        (True, True)
+    """
 
     def work() -> tuple[str, dict[str, Any], bool]:
         if cfg.dashboard is False:
@@ -615,6 +825,19 @@ def run(
     Raises:
         PipelineError: a step failed (``.step`` names it); the steps before it stay done, so a rerun resumes there.
         QualityGateError: an ``error`` finding; fix the data, then rerun (the check runs again).
+
+    Examples:
+        >>> cfg = _example_config()  # one synthetic day of 500 trades, everything in a new temporary folder
+        >>> result = run(cfg, on_step=lambda r: print(r.step, "skipped" if r.skipped else "done"))
+        download done
+        ingest done
+        build_candles done
+        load done
+        build_marts done
+        check done
+        dashboard skipped
+        >>> [r.skipped for r in run(cfg, steps=["load", "check"]).steps]  # resumed: done in the first run
+        [True, True]
     """
     chosen = list(STEPS) if steps is None else [s for s in STEPS if s in steps]
     unknown = sorted(set(steps or []) - set(STEPS))
@@ -639,3 +862,15 @@ def run(
         if on_step is not None:
             on_step(result)
     return RunResult(results)
+
+
+def _example_config(**overrides: Any) -> PipelineConfig:
+    """The small offline configuration the examples of this module run on (a new temporary folder each time)."""
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="daap-example-")
+    base = {
+        "source": "synthetic", "start": "2025-01-01", "end": "2025-01-01", "trades_per_day": 500,
+        "lake": f"{tmp}/lake", "work_dir": tmp, "warehouse": f"duckdb:///{tmp}/w.duckdb", "dashboard": False,
+    }  # fmt: skip
+    return PipelineConfig.from_mapping({**base, **overrides})

@@ -80,7 +80,16 @@ _EXAMPLES = 5
 
 
 class QualityError(DaapError):
-    """A quality check could not run (bad target or arguments); findings are never raised, they are reported."""
+    """A quality check could not run (bad target or arguments); findings are never raised, they are reported.
+
+    Examples:
+        >>> import daap
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> check_candles(candles, checks=["ohlc_order", "spelling"])
+        Traceback (most recent call last):
+        ...
+        daap.quality.QualityError: unknown check(s) ['spelling']; known: ['unique_keys', 'not_null', ...]
+    """
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,15 @@ class Finding:
         passed: whether the data passed.
         message: one line for people.
         details: counts, examples and ranges (JSON-serializable).
+
+    Examples:
+        >>> import daap
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> candles.loc[3, "high"] = candles.loc[3, "low"] - 1.0
+        >>> check_candles(candles, checks=["ohlc_order"]).findings[0]  # doctest: +NORMALIZE_WHITESPACE
+        Finding(check='ohlc_order', severity='error', target='candles', passed=False,
+                message='1 row(s) where OHLC is out of order',
+                details={'rows': 1, 'examples': [{'symbol': 'BTCUSDT', 'open_time': '2025-01-01T00:03:00.000Z'}]})
     """
 
     check: str
@@ -111,6 +129,12 @@ class QualityReport:
     Attributes:
         findings: one per check and target.
         created_at: when the checks ran (UTC, ISO 8601).
+
+    Examples:
+        >>> report = QualityReport([Finding("ohlc_order", "error", "candles", True, "ok"),
+        ...                         Finding("halt_runs", "warn", "candles", False, "1 run(s) of zero-trade candles")])
+        >>> report.status, [f.check for f in report.warnings]
+        ('warn', ['halt_runs'])
     """
 
     findings: list[Finding] = field(default_factory=list)
@@ -118,26 +142,62 @@ class QualityReport:
 
     @property
     def errors(self) -> list[Finding]:
-        """Failed checks of severity ``error``."""
+        """Failed checks of severity ``error``.
+
+        Examples:
+            >>> report = QualityReport([Finding("unique_keys", "error", "candles", False, "2 duplicated key(s)"),
+            ...                         Finding("halt_runs", "warn", "candles", False, "1 run(s)")])
+            >>> [f.check for f in report.errors]
+            ['unique_keys']
+        """
         return [f for f in self.findings if not f.passed and f.severity == "error"]
 
     @property
     def warnings(self) -> list[Finding]:
-        """Failed checks of severity ``warn``."""
+        """Failed checks of severity ``warn``.
+
+        Examples:
+            >>> report = QualityReport([Finding("unique_keys", "error", "candles", False, "2 duplicated key(s)"),
+            ...                         Finding("freshness", "warn", "candles", False, "1 series end early")])
+            >>> [f.check for f in report.warnings]
+            ['freshness']
+        """
         return [f for f in self.findings if not f.passed and f.severity == "warn"]
 
     @property
     def status(self) -> str:
-        """``"fail"`` when an error check failed, ``"warn"`` when only warnings did, else ``"pass"``."""
+        """``"fail"`` when an error check failed, ``"warn"`` when only warnings did, else ``"pass"``.
+
+        Examples:
+            >>> ok = Finding("ohlc_order", "error", "candles", True, "ok")
+            >>> bad = Finding("ohlc_order", "error", "candles", False, "1 row(s) where OHLC is out of order")
+            >>> QualityReport([ok]).status, QualityReport([ok, bad]).status, QualityReport().status
+            ('pass', 'fail', 'pass')
+        """
         return "fail" if self.errors else "warn" if self.warnings else "pass"
 
     def extend(self, other: QualityReport) -> QualityReport:
-        """Add another report's findings to this one (returns self)."""
+        """Add another report's findings to this one (returns self).
+
+        Examples:
+            >>> report = QualityReport([Finding("ohlc_order", "error", "raw_candles", True, "ok")])
+            >>> lake = QualityReport([Finding("reconciliation", "error", "lake", True, "ok")])
+            >>> [(f.check, f.target) for f in report.extend(lake).findings]
+            [('ohlc_order', 'raw_candles'), ('reconciliation', 'lake')]
+        """
         self.findings.extend(other.findings)
         return self
 
     def summary(self) -> str:
-        """One line: status, counts, and the names of the failed checks."""
+        """One line: status, counts, and the names of the failed checks.
+
+        Examples:
+            >>> report = QualityReport([Finding("ohlc_order", "error", "candles", False, "1 row(s)"),
+            ...                         Finding("halt_runs", "warn", "candles", False, "1 run(s)"),
+            ...                         Finding("reconciliation", "error", "lake", True, "ok")])
+            >>> print(report.summary())
+            FAIL: 3 checks on 2 target(s): 1 passed, 1 warning (halt_runs), 1 error (ohlc_order)
+        """
         targets = len({f.target for f in self.findings})
         errs, warns = self.errors, self.warnings
         passed = len(self.findings) - len(errs) - len(warns)
@@ -152,7 +212,17 @@ class QualityReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Status, summary, creation time and findings as plain data."""
+        """Status, summary, creation time and findings as plain data.
+
+        Examples:
+            >>> ok = Finding("ohlc_order", "error", "candles", True, "ok")
+            >>> report = QualityReport([ok], created_at="2025-01-02T00:00:00+00:00")
+            >>> report.to_dict()  # doctest: +NORMALIZE_WHITESPACE
+            {'status': 'pass', 'summary': 'PASS: 1 checks on 1 target(s): 1 passed, 0 warnings, 0 errors',
+             'created_at': '2025-01-02T00:00:00+00:00',
+             'findings': [{'check': 'ohlc_order', 'severity': 'error', 'target': 'candles', 'passed': True,
+                           'message': 'ok', 'details': {}}]}
+        """
         return {
             "status": self.status,
             "summary": self.summary(),
@@ -161,7 +231,16 @@ class QualityReport:
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The report as JSON; also written to ``path`` (atomically) when given."""
+        """The report as JSON; also written to ``path`` (atomically) when given.
+
+        Examples:
+            >>> import json, pathlib, tempfile
+            >>> report = QualityReport([Finding("halt_runs", "warn", "candles", False, "1 run(s)", {"runs": 1})])
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "quality.json"
+            >>> text = report.to_json(path)
+            >>> json.loads(path.read_text()) == json.loads(text), json.loads(text)["status"]
+            (True, 'warn')
+        """
         text = json.dumps(self.to_dict(), indent=2, default=str)
         if path is not None:
             out = Path(path)
@@ -173,7 +252,15 @@ class QualityReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityReport:
-        """Rebuild a report from :meth:`to_dict`'s output."""
+        """Rebuild a report from :meth:`to_dict`'s output.
+
+        Examples:
+            >>> import json
+            >>> report = QualityReport([Finding("halt_runs", "warn", "candles", False, "1 run(s)", {"runs": 1})])
+            >>> again = QualityReport.from_dict(json.loads(report.to_json()))
+            >>> again == report, again.summary()
+            (True, 'WARN: 1 checks on 1 target(s): 0 passed, 1 warning (halt_runs), 0 errors')
+        """
         return cls([Finding(**f) for f in data.get("findings", [])], data.get("created_at", ""))
 
 
@@ -186,6 +273,12 @@ class Check:
         severity: ``"error"`` or ``"warn"``.
         description: what it asserts.
         fn: the implementation.
+
+    Examples:
+        >>> CHECKS["ohlc_order"]
+        Check(name='ohlc_order', severity='error', description='low <= open, close <= high')
+        >>> [name for name, c in CHECKS.items() if c.severity == "warn"]
+        ['trade_id_continuity', 'halt_runs', 'freshness']
     """
 
     name: str
@@ -194,7 +287,23 @@ class Check:
     fn: Callable[[Query, str, dict[str, Any]], tuple[bool, str, dict[str, Any]]] = field(repr=False)
 
     def run(self, query: Query, table: str, target: str, options: dict[str, Any]) -> Finding:
-        """Run on ``table`` through ``query`` and wrap the outcome as a :class:`Finding`."""
+        """Run on ``table`` through ``query`` and wrap the outcome as a :class:`Finding`.
+
+        Args:
+            query: runs a SQL query and returns its result as a pandas DataFrame.
+            table: the relation to check, as named in the SQL.
+            target: the finding's target.
+            options: check options (``expected_start``, ``expected_end``, ``min_halt``...).
+
+        Examples:
+            >>> import daap, duckdb
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> con = duckdb.connect()
+            >>> _ = con.register("c", candles)
+            >>> f = CHECKS["grid_complete"].run(lambda sql: con.execute(sql).df(), "c", "my candles", {})
+            >>> f.target, f.passed, f.details["series"][0]["present"]
+            ('my candles', True, 11)
+        """
         passed, message, details = self.fn(query, table, options)
         return Finding(self.name, self.severity, target, passed, message, details)
 
@@ -489,6 +598,16 @@ def check_candles(
 
     Raises:
         QualityError: an unknown check name.
+
+    Examples:
+        >>> import daap
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> candles.loc[3, "high"] = candles.loc[3, "low"] - 1.0
+        >>> report = check_candles(candles, expected_start="2025-01-01", expected_end="2025-01-01")
+        >>> print(report.summary())
+        FAIL: 10 checks on 1 target(s): 8 passed, 1 warning (freshness), 1 error (ohlc_order)
+        >>> report.errors[0].details["examples"]
+        [{'symbol': 'BTCUSDT', 'open_time': '2025-01-01T00:03:00.000Z'}]
     """
     options = {"expected_start": expected_start, "expected_end": expected_end, "min_halt": min_halt}
     with _frame_query(candles) as query:
@@ -558,6 +677,18 @@ def check_warehouse(
 
     Raises:
         QualityError: the warehouse is not DuckDB, or has no ``raw_candles``.
+
+    Examples:
+        >>> import daap, tempfile
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> with daap.WarehouseLoader(f"duckdb:///{tempfile.mkdtemp()}/w.duckdb") as wh:
+        ...     _ = wh.load_candles(candles)
+        ...     _ = wh.build_marts("rsi:14,bb:5:2")
+        ...     report = check_warehouse(wh)
+        >>> print(report.summary())
+        PASS: 11 checks on 2 target(s): 11 passed, 0 warnings, 0 errors
+        >>> [f.target for f in report.findings if f.check == "indicator_sanity"]
+        ['fct_candle_metrics']
     """
     from daap.warehouse import WarehouseError, WarehouseLoader
 
@@ -616,6 +747,21 @@ def check_lake(
 
     Raises:
         QualityError: no candles for the symbol in the lake.
+
+    Examples:
+        >>> import daap, tempfile
+        >>> lake = daap.Lake(tempfile.mkdtemp())
+        >>> _ = daap.Ingestor(lake, progress=False).ingest_file("tests/data/BTCUSDT-trades-2025-01-01.csv")
+        >>> _ = daap.CandleBuilder("1m").build_lake(lake, "BTCUSDT")
+        >>> report = check_lake(lake, "BTCUSDT")
+        >>> print(report.summary())
+        PASS: 11 checks on 2 target(s): 11 passed, 0 warnings, 0 errors
+        >>> {k: v for k, v in report.findings[-1].details.items() if k.endswith("rows")}
+        {'bronze_rows': 12000, 'manifest_rows': 12000}
+        >>> check_lake(lake, "ETHUSDT")
+        Traceback (most recent call last):
+        ...
+        daap.quality.QualityError: no 1m candles for ETHUSDT in ...: build them first
     """
     import pyarrow.compute as pc
     import pyarrow.parquet as pq

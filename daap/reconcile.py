@@ -72,7 +72,14 @@ _MAX_RUNS = 20
 
 
 class ReconcileError(DaapError):
-    """The reconciliation cannot run: no candles, no klines, or several symbols or intervals mixed."""
+    """The reconciliation cannot run: no candles, no klines, or several symbols or intervals mixed.
+
+    Examples:
+        >>> month_days("2025-13")
+        Traceback (most recent call last):
+        ...
+        daap.reconcile.ReconcileError: month must be YYYY-MM, got '2025-13'
+    """
 
 
 @dataclass
@@ -98,6 +105,15 @@ class KlineReconciliation:
         missing_in_klines: buckets with a candle but no kline, as runs (start, end, buckets, our_trades); a run
             with no trades on our side is what an exchange maintenance window looks like.
         sources: the kline files or objects read.
+
+    Examples:
+        >>> import daap
+        >>> from daap.klines import read_klines
+        >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+        >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+        >>> result = verify_against_klines(candles, klines)
+        >>> result.compared, result.matched, result.mismatched, result.missing_in_klines
+        (10, 10, 0, [{'start': '2025-01-01T00:10:00Z', 'end': '2025-01-01T00:10:00Z', 'buckets': 1, 'our_trades': 387}])
     """
 
     symbol: str
@@ -122,7 +138,21 @@ class KlineReconciliation:
 
     @property
     def verdict(self) -> Verdict:
-        """``mismatch``, ``incomplete`` (a bucket missing on either side, or nothing compared) or ``match``."""
+        """``mismatch``, ``incomplete`` (a bucket missing on either side, or nothing compared) or ``match``.
+
+        Examples:
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> verify_against_klines(candles.iloc[:10], klines).verdict
+            'match'
+            >>> verify_against_klines(candles, klines).verdict
+            'incomplete'
+            >>> klines.loc[3, "close"] += 0.01
+            >>> verify_against_klines(candles, klines).verdict
+            'mismatch'
+        """
         if self.mismatched:
             return "mismatch"
         if self.missing_in_candles_count or self.missing_in_klines_count or not self.compared:
@@ -130,7 +160,16 @@ class KlineReconciliation:
         return "match"
 
     def summary(self) -> str:
-        """One line: verdict and counts."""
+        """One line: verdict and counts.
+
+        Examples:
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> print(verify_against_klines(candles, klines, market="spot").summary())
+            INCOMPLETE: BTCUSDT 1m spot: 10 buckets compared, 10 matched, 0 mismatched, 1 missing in Binance's klines
+        """
         what = f"{self.symbol} {self.interval}" + (f" {self.market}" if self.market else "")
         parts = [f"{self.compared:,} buckets compared", f"{self.matched:,} matched", f"{self.mismatched:,} mismatched"]
         if self.missing_in_candles_count:
@@ -140,7 +179,21 @@ class KlineReconciliation:
         return f"{self.verdict.upper()}: {what}: " + ", ".join(parts)
 
     def report(self) -> str:
-        """A few lines for people: the summary, the differences by field, the first differences, the missing runs."""
+        """A few lines for people: the summary, the differences by field, the first differences, the missing runs.
+
+        Examples:
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> klines.loc[3, "close"] += 0.01
+            >>> print(verify_against_klines(candles.iloc[:10], klines).report())
+            MISMATCH: BTCUSDT 1m: 10 buckets compared, 9 matched, 1 mismatched
+              candles 10, klines 10; prices, counts and close times exact, volumes within rtol 1e-09 + atol 1e-08
+              differing buckets by field: close 1
+                2025-01-01T00:03:00Z  close: daap 93677.98, Binance 93677.98999999999
+            verdict: mismatch
+        """
         lines = [self.summary()]
         lines.append(
             f"  candles {self.candles:,}, klines {self.klines:,}; prices, counts and close times exact, "
@@ -165,15 +218,45 @@ class KlineReconciliation:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, with the verdict and summary."""
+        """Plain data, with the verdict and summary.
+
+        Examples:
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> data = verify_against_klines(candles.iloc[:10], klines).to_dict()
+            >>> data["verdict"], data["compared"], data["mismatches_by_field"]
+            ('match', 10, {})
+        """
         return {"verdict": self.verdict, "summary": self.summary(), **dataclasses.asdict(self)}
 
     def to_json(self) -> str:
-        """The result as JSON."""
+        """The result as JSON.
+
+        Examples:
+            >>> import json
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> json.loads(verify_against_klines(candles, klines).to_json())["missing_in_klines_count"]
+            1
+        """
         return json.dumps(self.to_dict(), indent=2, default=str)
 
     def to_finding(self) -> Finding:
-        """As a quality-report finding named ``klines``: an error on a mismatch, a warning when incomplete."""
+        """As a quality-report finding named ``klines``: an error on a mismatch, a warning when incomplete.
+
+        Examples:
+            >>> import daap
+            >>> from daap.klines import read_klines
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> f = verify_against_klines(candles, klines).to_finding()
+            >>> f.check, f.severity, f.target, f.passed
+            ('klines', 'warn', 'klines BTCUSDT 1m', False)
+        """
         from daap.quality import Finding
 
         severity: Literal["error", "warn"] = "error" if self.verdict == "mismatch" else "warn"
@@ -468,6 +551,28 @@ def fetch_klines(
 
     Raises:
         DownloadError: a transfer or checksum failure (nothing half-written is left in the lake).
+
+    Examples:
+        A ``file://`` mirror in Binance's layout stands in for data.binance.vision; it has 2025-01-01 only:
+
+        >>> import daap, datetime, tempfile
+        >>> from daap.klines import read_klines, write_kline_files
+        >>> mirror = tempfile.mkdtemp()
+        >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")
+        >>> _ = write_kline_files(f"{mirror}/data/spot/daily/klines/BTCUSDT/1m", klines, market="spot")
+        >>> lake = daap.Lake(tempfile.mkdtemp())
+        >>> day = datetime.date(2025, 1, 1)
+        >>> keys, missing = fetch_klines(lake, "BTCUSDT", start=day, end=day + datetime.timedelta(days=1),
+        ...                              base_url=f"file://{mirror}", on_file=lambda name, status: print(name, status))
+        BTCUSDT-1m-2025-01-01.zip downloaded
+        BTCUSDT-1m-2025-01-02.zip missing
+        >>> keys
+        ['reference/klines/market=spot/interval=1m/symbol=BTCUSDT/BTCUSDT-1m-2025-01-01.zip']
+        >>> [url.rsplit("/", 1)[-1] for url in missing]
+        ['BTCUSDT-1m-2025-01-02.zip']
+        >>> _ = fetch_klines(lake, "BTCUSDT", start=day, end=day, base_url=f"file://{mirror}",  # not downloaded again
+        ...                  on_file=lambda name, status: print(name, status))
+        BTCUSDT-1m-2025-01-01.zip cached
     """
     from daap import download as dl
     from daap.klines import binance_interval

@@ -84,14 +84,25 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class UploadStats:
-    """What the last :meth:`S3Store.put_file` moved: bytes and seconds (hashing and verification included)."""
+    """What the last :meth:`S3Store.put_file` moved: bytes and seconds (hashing and verification included).
+
+    Examples:
+        >>> stats = UploadStats(bytes=250_000_000, seconds=2.0)
+        >>> stats.bytes, stats.mb_per_s
+        (250000000, 125.0)
+    """
 
     bytes: int
     seconds: float
 
     @property
     def mb_per_s(self) -> float:
-        """Throughput in MB/s (10^6 bytes per second)."""
+        """Throughput in MB/s (10^6 bytes per second).
+
+        Examples:
+            >>> UploadStats(bytes=64_000_000, seconds=0.5).mb_per_s, UploadStats(bytes=10, seconds=0.0).mb_per_s
+            (128.0, inf)
+        """
         return self.bytes / 1e6 / self.seconds if self.seconds > 0 else float("inf")
 
 
@@ -224,7 +235,14 @@ class S3Store:
 
     @property
     def client(self) -> S3Client:
-        """The boto3 S3 client, created on first use (thread-safe; boto3 clients may be shared across threads)."""
+        """The boto3 S3 client, created on first use (thread-safe; boto3 clients may be shared across threads).
+
+        Examples:
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> client = store.client  # no request is sent yet
+            >>> client.meta.endpoint_url, client.meta.config.s3, store.client is client
+            ('http://127.0.0.1:8333', {'addressing_style': 'path'}, True)
+        """
         if self._s3 is None:
             with self._lock:
                 if self._s3 is None:
@@ -291,7 +309,17 @@ class S3Store:
     # -- the Store contract ---------------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
-        """True when the object exists (a HEAD request; 404 means False)."""
+        """True when the object exists (a HEAD request; 404 means False).
+
+        Examples:
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> with Stubber(store.client) as server:  # canned answers instead of a server
+            ...     server.add_response("head_object", {}, {"Bucket": "my-bucket", "Key": "lake/a.json"})
+            ...     server.add_client_error("head_object", "404", http_status_code=404)
+            ...     store.exists("a.json"), store.exists("b.json")
+            (True, False)
+        """
         full = self._key(key)
         errors = _aws_errors()
         try:
@@ -303,7 +331,18 @@ class S3Store:
         return True
 
     def read_bytes(self, key: str) -> bytes:
-        """The object's bytes (raises :class:`~daap.storage.StoreError` when missing)."""
+        """The object's bytes (raises :class:`~daap.storage.StoreError` when missing).
+
+        Examples:
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> with Stubber(store.client) as server:  # a canned answer instead of a server
+            ...     server.add_client_error("get_object", "NoSuchKey", http_status_code=404)
+            ...     store.read_bytes("a.json")
+            Traceback (most recent call last):
+            ...
+            daap.storage.StoreError: no object 'a.json' in s3://my-bucket/lake (NoSuchKey: not found)
+        """
         full = self._key(key)
         with self._op("GET", key, reading=True):
             body = self.client.get_object(Bucket=self.bucket, Key=full)["Body"]
@@ -313,7 +352,21 @@ class S3Store:
                 body.close()
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        """Write an object in one PUT (atomic), with a SHA-256 checksum the server verifies."""
+        """Write an object in one PUT (atomic), with a SHA-256 checksum the server verifies.
+
+        Examples:
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> expected = {"Bucket": "my-bucket", "Key": "lake/a.json", "Body": b"{}", "ChecksumAlgorithm": "SHA256",
+            ...     "Metadata": {"sha256": hashlib.sha256(b"{}").hexdigest()}}
+            >>> with Stubber(store.client) as server:  # fails unless the request has exactly these parameters
+            ...     server.add_response("put_object", {}, expected)
+            ...     store.write_bytes("a.json", b"{}")
+            >>> store.write_bytes("../a.json", b"{}")  # keys are checked before any request
+            Traceback (most recent call last):
+            ...
+            daap.storage.StoreError: invalid object key '../a.json'
+        """
         full = self._key(key)
         with self._op("PUT", key):
             self.client.put_object(
@@ -337,6 +390,20 @@ class S3Store:
 
         Raises:
             StoreError: the upload failed, or what was stored differs from the file.
+
+        Examples:
+            >>> import tempfile
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> local = Path(tempfile.mkdtemp()) / "a.json"
+            >>> _ = local.write_bytes(b"{}")
+            >>> stored = {"ContentLength": 2, "Metadata": {"sha256": hashlib.sha256(b"{}").hexdigest()}}
+            >>> with Stubber(store.client) as server:  # canned answers instead of a server
+            ...     server.add_response("put_object", {})
+            ...     server.add_response("head_object", stored)  # the check after the upload
+            ...     store.put_file(local, "a.json")
+            >>> store.last_upload.bytes
+            2
         """
         full = self._key(key)
         path = Path(local)
@@ -368,7 +435,22 @@ class S3Store:
         self.last_upload = UploadStats(size, time.perf_counter() - started)
 
     def get_file(self, key: str, local: Path) -> None:
-        """Download an object (in parts when large) to a temporary file next to ``local``, then rename it."""
+        """Download an object (in parts when large) to a temporary file next to ``local``, then rename it.
+
+        Examples:
+            >>> import tempfile
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> with Stubber(store.client) as server:  # a canned answer instead of a server
+            ...     server.add_client_error("head_object", "404", http_status_code=404)
+            ...     store.get_file("a.json", folder / "a.json")
+            Traceback (most recent call last):
+            ...
+            daap.storage.StoreError: no object 'a.json' in s3://my-bucket/lake (404: not found)
+            >>> list(folder.iterdir())  # no partial file is left behind
+            []
+        """
         full = self._key(key)
         final = Path(local)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -383,7 +465,17 @@ class S3Store:
                 os.unlink(tmp)
 
     def list(self, prefix: str) -> list[ObjectInfo]:
-        """All objects whose key starts with ``prefix``, recursively, with keys relative to the store, sorted."""
+        """All objects whose key starts with ``prefix``, recursively, with keys relative to the store, sorted.
+
+        Examples:
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> page = {"Contents": [{"Key": "lake/a/c.json", "Size": 5}, {"Key": "lake/a/b.json", "Size": 2}]}
+            >>> with Stubber(store.client) as server:  # a canned answer instead of a server
+            ...     server.add_response("list_objects_v2", page, {"Bucket": "my-bucket", "Prefix": "lake/a/"})
+            ...     store.list("a/")
+            [ObjectInfo(key='a/b.json', size=2), ObjectInfo(key='a/c.json', size=5)]
+        """
         root = f"{self.prefix}/" if self.prefix else ""
         out: list[ObjectInfo] = []
         with self._op("LIST", prefix or None):
@@ -396,7 +488,20 @@ class S3Store:
         return sorted(out, key=lambda o: o.key)
 
     def delete(self, keys: Sequence[str]) -> None:
-        """Delete objects in batches of 1000; missing ones are ignored."""
+        """Delete objects in batches of 1000; missing ones are ignored.
+
+        Examples:
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> answer = {"Errors": [{"Key": "lake/a.json", "Code": "NoSuchKey"},
+            ...     {"Key": "lake/b.json", "Code": "AccessDenied", "Message": "Access Denied"}]}
+            >>> with Stubber(store.client) as server:  # a canned answer instead of a server
+            ...     server.add_response("delete_objects", answer)
+            ...     store.delete(["a.json", "b.json"])
+            Traceback (most recent call last):
+            ...
+            daap.storage.StoreError: S3 DELETE failed for 1 object(s) in s3://my-bucket, first 'lake/b.json': ...
+        """
         fulls = [self._key(k) for k in keys]
         for i in range(0, len(fulls), _DELETE_BATCH):
             batch = fulls[i : i + _DELETE_BATCH]
@@ -413,7 +518,12 @@ class S3Store:
                 )
 
     def local_path(self, key: str) -> Path | None:
-        """None: S3 objects are not local files."""
+        """None: S3 objects are not local files.
+
+        Examples:
+            >>> S3Store("s3://my-bucket/lake").local_path("a.json") is None
+            True
+        """
         return None
 
     # -- administration -------------------------------------------------------------------------------------------
@@ -425,7 +535,16 @@ class S3Store:
             True when the bucket was created, False when it already existed.
 
         Examples:
-            ``S3Store("s3://daap-test/lake").ensure_bucket()`` is True the first time, then False.
+            ``S3Store("s3://daap-test/lake").ensure_bucket()`` is True the first time, then False:
+
+            >>> from botocore.stub import Stubber
+            >>> store = S3Store("s3://my-bucket/lake", endpoint_url="http://127.0.0.1:8333")
+            >>> with Stubber(store.client) as server:  # canned answers instead of a server
+            ...     server.add_client_error("head_bucket", "404", http_status_code=404)
+            ...     server.add_response("create_bucket", {"Location": "/my-bucket"})
+            ...     server.add_response("head_bucket", {})
+            ...     store.ensure_bucket(), store.ensure_bucket()
+            (True, False)
         """
         errors = _aws_errors()
         try:

@@ -101,6 +101,11 @@ class TradeBlock:
         lines: CSV lines this block covered, including rows sent to quarantine.
         last_trade_id: for aggregate trades (aggTrades), the last trade id of each row (``trade_id`` is the
             first); None for plain trades, where each row is one trade.
+
+    Examples:
+        >>> block = next(iter_blocks("tests/data/BTCUSDT-trades-2021-01-02.csv", prefetch=False))
+        >>> len(block), block.symbols, block.codes, block.time[:2].tolist()
+        (3243, ('BTCUSDT',), None, [1609545600029000, 1609545600495000])
     """
 
     symbols: tuple[str, ...]
@@ -120,7 +125,13 @@ class TradeBlock:
         return int(self.trade_id.shape[0])
 
     def to_arrow(self) -> pa.RecordBatch:
-        """This block as an Arrow record batch in :data:`TRADES_SCHEMA` (aggTrades: :data:`AGG_TRADES_SCHEMA`)."""
+        """This block as an Arrow record batch in :data:`TRADES_SCHEMA` (aggTrades: :data:`AGG_TRADES_SCHEMA`).
+
+        Examples:
+            >>> batch = next(iter_blocks("tests/data/BTCUSDT-trades-2021-01-02.csv", prefetch=False)).to_arrow()
+            >>> batch.num_rows, batch.schema.names[:3], str(batch.schema.field("time").type)
+            (3243, ['symbol', 'trade_id', 'price'], 'timestamp[us, tz=UTC]')
+        """
         codes = np.zeros(len(self), dtype=np.int32) if self.codes is None else self.codes
         # Expanding a dictionary in C++ is far cheaper than building a million Python strings.
         symbol = pa.DictionaryArray.from_arrays(codes, pa.array(list(self.symbols), pa.string())).cast(pa.string())
@@ -159,6 +170,14 @@ def open_text_source(path: PathLike) -> Iterator[tuple[IO[bytes], int | None]]:
         UnsafeArchiveError: a zip with other than one member, a member path with ``..`` or ``/``, or a member
             that inflates suspiciously (a zip bomb).
         InputFormatError: a file that is not a readable zip or gzip.
+
+    Examples:
+        >>> import tempfile
+        >>> from daap.sources.synthetic import SyntheticConfig, write_binance_files
+        >>> [path] = write_binance_files(tempfile.mkdtemp(), SyntheticConfig(trades_per_day=3))
+        >>> with open_text_source(path) as (f, size):  # the zip's CSV member, read in place
+        ...     f.readline().split(b",")[:5], size
+        ([b'1000000000', b'61901.67000000', b'0.00010000', b'6.19016700', b'1746124215317544'], 228)
     """
     p = Path(path)
     if not p.exists():
@@ -810,7 +829,14 @@ def iter_blocks(
 
 
 def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
-    """The time (µs) of the first trade of a file, read cheaply, or None if the file cannot be read."""
+    """The time (µs) of the first trade of a file, read cheaply, or None if the file cannot be read.
+
+    Examples:
+        >>> peek_first_time("tests/data/BTCUSDT-trades-2021-01-02.csv")  # milliseconds in the file, µs here
+        1609545600029000
+        >>> peek_first_time("tests/data/no-such-file.csv") is None
+        True
+    """
     p = Path(path)
     if _is_parquet(p):
         try:
@@ -836,7 +862,16 @@ def peek_first_time(path: PathLike, symbol: str | None = None) -> int | None:
 
 
 def block_from_frame(frame: Any, symbol: str | None = None) -> TradeBlock:
-    """Normalize an in-memory pandas DataFrame or pyarrow Table of trades into a :class:`TradeBlock`."""
+    """Normalize an in-memory pandas DataFrame or pyarrow Table of trades into a :class:`TradeBlock`.
+
+    Examples:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"trade_id": [7, 8], "price": [100.0, 101.0], "qty": [0.5, 0.25],
+        ...     "quote_qty": [50.0, 25.25], "time": [1735689600000, 1735689601500], "is_buyer_maker": [True, False]})
+        >>> block = block_from_frame(frame, symbol="ETHUSDT")
+        >>> block.symbols, block.time.tolist()  # millisecond times become µs
+        (('ETHUSDT',), [1735689600000000, 1735689601500000])
+    """
     import pandas as pd  # lazily: the streaming path does not need pandas
 
     table: pa.Table | pa.RecordBatch

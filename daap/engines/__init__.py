@@ -49,6 +49,11 @@ class Capabilities:
         intervals: ``"all"`` or the interval names it supports.
         rollup: supports ``rollup``.
         fill_gaps: supports Binance-style gap rows.
+
+    Examples:
+        >>> caps = get_engine("pandas").capabilities
+        >>> caps.streaming_files, caps.input_types, caps.output_type
+        (True, ('pandas.DataFrame', 'pyarrow.Table'), 'pandas.DataFrame')
     """
 
     streaming_files: bool
@@ -74,6 +79,14 @@ class BuildSummary:
         interval: the interval built.
         seconds: wall time.
         in_order: True when the input streamed in time order (False means the slower, in-memory path was used).
+
+    Examples:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "candles.parquet"
+        >>> inputs = ["tests/data/BTCUSDT-trades-2021-01-02.csv"]
+        >>> s = get_engine("pandas").build_files(inputs, out, Interval.parse("1m"))
+        >>> s.files, s.rows_in, s.candles_out, s.gap_rows, s.symbols, s.interval, s.in_order
+        (1, 3243, 3, 0, ('BTCUSDT',), '1m', True)
     """
 
     output: str
@@ -89,17 +102,39 @@ class BuildSummary:
 
 @runtime_checkable
 class Engine(Protocol):
-    """The small contract every engine implements. Engine-specific options go through ``**options``."""
+    """The small contract every engine implements. Engine-specific options go through ``**options``.
+
+    Examples:
+        >>> engine = get_engine("pandas")
+        >>> isinstance(engine, Engine), engine.name
+        (True, 'pandas')
+    """
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
     def build(self, trades: Any, interval: Interval, *, fill_gaps: bool = True, **options: Any) -> Any:
-        """Candles from in-memory trades (the engine's frame type)."""
+        """Candles from in-memory trades (the engine's frame type).
+
+        Examples:
+            >>> import daap
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+            >>> get_engine("pandas").build(trades, Interval.parse("1m"))["trades"].tolist()
+            [1279, 964, 1000]
+        """
         ...
 
     def rollup(self, candles: Any, interval: Interval, *, fill_gaps: bool = True, **options: Any) -> Any:
-        """Coarser candles from finer ones; equal to building ``interval`` from the trades."""
+        """Coarser candles from finer ones; equal to building ``interval`` from the trades.
+
+        Examples:
+            >>> import daap
+            >>> engine = get_engine("pandas")
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+            >>> minutes = engine.build(trades, Interval.parse("1m"))
+            >>> engine.rollup(minutes, Interval.parse("1h"))["trades"].tolist()
+            [3243]
+        """
         ...
 
     def build_files(
@@ -111,7 +146,18 @@ class Engine(Protocol):
         fill_gaps: bool = True,
         **options: Any,
     ) -> BuildSummary:
-        """Candles from trade files, written to ``output`` as Parquet."""
+        """Candles from trade files, written to ``output`` as Parquet.
+
+        Examples:
+            >>> import tempfile
+            >>> import pyarrow.parquet as pq
+            >>> out = Path(tempfile.mkdtemp()) / "candles.parquet"
+            >>> inputs = ["tests/data/BTCUSDT-trades-2021-01-02.csv"]
+            >>> get_engine("pandas").build_files(inputs, out, Interval.parse("5m")).candles_out
+            1
+            >>> pq.read_table(out).column("trades").to_pylist()
+            [3243]
+        """
         ...
 
 
@@ -136,7 +182,12 @@ def register_engine(name: str, target: str, *, extra: str | None = None) -> None
 
 
 def available_engines() -> list[str]:
-    """Names of all registered engines, installed or not."""
+    """Names of all registered engines, installed or not.
+
+    Examples:
+        >>> {"pandas", "spark", "snowpark"} <= set(available_engines())
+        True
+    """
     names = set(_entry_points()) | set(_registered) | {"pandas"}
     return sorted(names)
 
@@ -163,6 +214,15 @@ def get_engine(name: str | Engine) -> Engine:
     Raises:
         UnknownEngineError: no engine has that name.
         MissingDependencyError: the engine's extra is not installed.
+
+    Examples:
+        >>> engine = get_engine("pandas")
+        >>> engine.name, get_engine(engine) is engine
+        ('pandas', True)
+        >>> get_engine("polars")
+        Traceback (most recent call last):
+        ...
+        daap.errors.UnknownEngineError: unknown engine 'polars'; available: ...
     """
     if not isinstance(name, str):
         return name

@@ -492,7 +492,13 @@ def _expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 class PandasEngine:
-    """Streaming pyarrow + numpy engine; in-memory results are pandas DataFrames."""
+    """Streaming pyarrow + numpy engine; in-memory results are pandas DataFrames.
+
+    Examples:
+        >>> from daap.engines import Engine, get_engine
+        >>> isinstance(PandasEngine(), Engine), type(get_engine("pandas")) is PandasEngine
+        (True, True)
+    """
 
     name: ClassVar[str] = "pandas"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -521,6 +527,13 @@ class PandasEngine:
             symbol: the symbol when ``trades`` has no ``symbol`` column.
             chunk_rows: process the rows in chunks of this size (same result, less peak memory).
             **options: none other; an unknown option is a TypeError.
+
+        Examples:
+            >>> import daap
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv").drop(columns="symbol")
+            >>> candles = PandasEngine().build(trades, Interval.parse("1m"), symbol="BTCUSDT")
+            >>> candles["symbol"].tolist(), candles["trades"].tolist()
+            (['BTCUSDT', 'BTCUSDT', 'BTCUSDT'], [1279, 964, 1000])
         """
         _no_options(options)
         block = block_from_frame(trades, symbol)
@@ -533,7 +546,16 @@ class PandasEngine:
         return _to_frame(acc.finish(fill_gaps=fill_gaps))
 
     def rollup(self, candles: Any, interval: Interval, *, fill_gaps: bool = True, **options: Any) -> pd.DataFrame:
-        """Roll finer candles up to ``interval``, exactly as building ``interval`` from the trades would."""
+        """Roll finer candles up to ``interval``, exactly as building ``interval`` from the trades would.
+
+        Examples:
+            >>> import daap
+            >>> engine = PandasEngine()
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv")
+            >>> five = engine.rollup(engine.build(trades, Interval.parse("1m")), Interval.parse("5m"))
+            >>> five["trades"].tolist(), five["close"].equals(engine.build(trades, Interval.parse("5m"))["close"])
+            ([7448, 4165, 387], True)
+        """
         _no_options(options)
         table = candles if isinstance(candles, pa.Table) else pa.Table.from_pandas(candles, preserve_index=False)
         missing = [c for c in CANDLE_COLUMNS if c not in table.schema.names]
@@ -582,7 +604,17 @@ class PandasEngine:
         return _to_frame(acc.finish(fill_gaps=fill_gaps))
 
     def add_indicators(self, candles: pd.DataFrame, specs: Sequence[Any]) -> pd.DataFrame:
-        """Indicator columns; see :func:`daap.indicators.add`."""
+        """Indicator columns; see :func:`daap.indicators.add`.
+
+        Examples:
+            >>> import daap
+            >>> from daap import indicators
+            >>> trades = daap.read_trades("tests/data/BTCUSDT-trades-2021-01-02.csv")
+            >>> engine = PandasEngine()
+            >>> candles = engine.build(trades, Interval.parse("1m"))
+            >>> engine.add_indicators(candles, indicators.parse("sma:2"))["sma_2"].tolist()
+            [nan, 29284.765, 29268.625]
+        """
         from daap import indicators
 
         out: pd.DataFrame = indicators.add(candles, specs)
@@ -615,6 +647,15 @@ class PandasEngine:
             progress: show a progress bar (None: only on a terminal).
             validate: check every output batch against :class:`daap.schemas.Candles`.
             **options: none other; an unknown option is a TypeError.
+
+        Examples:
+            >>> import tempfile
+            >>> from daap.sources.synthetic import SyntheticConfig, write_binance_files
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> _ = write_binance_files(folder, SyntheticConfig(trades_per_day=100, days=2))
+            >>> summary = PandasEngine().build_files([folder], folder / "daily.parquet", Interval.parse("1d"))
+            >>> summary.files, summary.rows_in, summary.candles_out
+            (2, 200, 2)
         """
         _no_options(options)
         started = _time.perf_counter()

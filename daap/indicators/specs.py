@@ -54,7 +54,14 @@ _SECONDS_PER_YEAR = 365 * 86_400
 
 
 class IndicatorSpecError(DaapError, ValueError):
-    """An indicator spec with bad parameters, or text that does not parse as a list of specs."""
+    """An indicator spec with bad parameters, or text that does not parse as a list of specs.
+
+    Examples:
+        >>> SMA(0)
+        Traceback (most recent call last):
+        ...
+        daap.indicators.specs.IndicatorSpecError: SMA: n must be an int >= 1, got 0
+    """
 
 
 def _num(value: float) -> str:
@@ -116,14 +123,36 @@ def _rolling_mean(x: F64, n: int) -> F64:
 
 
 class Spec(ABC):
-    """An indicator: what it reads (:attr:`inputs`), what it writes (:attr:`columns`) and how (:meth:`compute`)."""
+    """An indicator: what it reads (:attr:`inputs`), what it writes (:attr:`columns`) and how (:meth:`compute`).
+
+    Examples:
+        A custom indicator is a frozen dataclass naming its columns and computing them with numpy:
+
+        >>> from dataclasses import dataclass
+        >>> import numpy as np
+        >>> @dataclass(frozen=True)
+        ... class Range(Spec):
+        ...     inputs = ("high", "low")
+        ...     @property
+        ...     def columns(self):
+        ...         return ("range",)
+        ...     def compute(self, candles):
+        ...         return {"range": np.asarray(candles["high"]) - np.asarray(candles["low"])}
+        >>> Range().compute({"high": np.array([3.0, 5.0]), "low": np.array([1.0, 4.5])})
+        {'range': array([2. , 0.5])}
+    """
 
     inputs: ClassVar[tuple[str, ...]] = ("close",)
 
     @property
     @abstractmethod
     def columns(self) -> tuple[str, ...]:
-        """Names of the output columns, in order."""
+        """Names of the output columns, in order.
+
+        Examples:
+            >>> [spec.columns for spec in (SMA(7), Bollinger(20, 2.5))]
+            [('sma_7',), ('bb_upper_20_2p5', 'bb_middle_20_2p5', 'bb_lower_20_2p5')]
+        """
 
     @abstractmethod
     def compute(self, candles: Columns) -> dict[str, F64]:
@@ -134,6 +163,11 @@ class Spec(ABC):
 
         Returns:
             One float64 array per name of :attr:`columns`, NaN during the warm-up.
+
+        Examples:
+            >>> import pandas as pd
+            >>> SMA(2).compute(pd.DataFrame({"close": [1.0, 2.0, 4.0]}))
+            {'sma_2': array([nan, 1.5, 3. ])}
         """
 
 
@@ -152,10 +186,23 @@ class SMA(Spec):
         _check_int("SMA", "n", self.n)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column, ``sma_{n}``.
+
+        Examples:
+            >>> SMA(7).columns
+            ('sma_7',)
+        """
         return (f"sma_{self.n}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the SMA of ``close``: NaN for the first ``n - 1`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> SMA(2).compute({"close": np.array([1.0, 2.0, 4.0])})["sma_2"].tolist()
+            [nan, 1.5, 3.0]
+        """
         return {self.columns[0]: _rolling_mean(_col(candles, "close"), self.n)}
 
 
@@ -177,10 +224,23 @@ class EMA(Spec):
         _check_int("EMA", "n", self.n)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column, ``ema_{n}``.
+
+        Examples:
+            >>> EMA(21).columns
+            ('ema_21',)
+        """
         return (f"ema_{self.n}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the EMA of ``close``, seeded with the SMA of the first ``n`` values.
+
+        Examples:
+            >>> import numpy as np
+            >>> EMA(2).compute({"close": np.array([1.0, 2.0, 3.0, 6.0])})["ema_2"].round(6).tolist()
+            [nan, 1.5, 2.5, 4.833333]
+        """
         return {self.columns[0]: _ema(_col(candles, "close"), self.n)}
 
 
@@ -203,10 +263,23 @@ class RSI(Spec):
         _check_int("RSI", "n", self.n)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column, ``rsi_{n}``.
+
+        Examples:
+            >>> RSI().columns
+            ('rsi_14',)
+        """
         return (f"rsi_{self.n}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute Wilder's RSI of ``close``: NaN for the first ``n`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> RSI(2).compute({"close": np.array([1.0, 2.0, 3.0, 4.0, 3.0])})["rsi_2"].tolist()
+            [nan, nan, 100.0, 100.0, 50.0]
+        """
         close = _col(candles, "close")
         n, m = self.n, close.shape[0]
         if m <= n:
@@ -253,11 +326,27 @@ class MACD(Spec):
             raise IndicatorSpecError(f"MACD: fast ({self.fast}) must not exceed slow ({self.slow})")
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The three output columns: MACD line, signal and histogram, suffixed ``_{fast}_{slow}_{signal}``.
+
+        Examples:
+            >>> MACD(2, 3, 2).columns
+            ('macd_2_3_2', 'macd_signal_2_3_2', 'macd_hist_2_3_2')
+        """
         p = f"{self.fast}_{self.slow}_{self.signal}"
         return (f"macd_{p}", f"macd_signal_{p}", f"macd_hist_{p}")
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the MACD line, signal and histogram of ``close``: NaN for the first ``slow + signal - 2`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> out = MACD(2, 3, 2).compute({"close": np.array([1.0, 2.0, 3.0, 4.0, 3.0])})
+            >>> out["macd_2_3_2"].round(3).tolist()
+            [nan, nan, nan, 0.5, 0.167]
+            >>> out["macd_signal_2_3_2"].round(3).tolist()
+            [nan, nan, nan, 0.5, 0.278]
+        """
         close = _col(candles, "close")
         first = self.slow - 1
         # EMAs commute with a shift: subtracting a price level first keeps the difference free of cancellation.
@@ -296,11 +385,25 @@ class Bollinger(Spec):
             raise IndicatorSpecError(f"Bollinger: k must be positive, got {self.k!r}")
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The three output columns: upper, middle and lower band, suffixed ``_{n}_{k}``.
+
+        Examples:
+            >>> Bollinger().columns
+            ('bb_upper_20_2', 'bb_middle_20_2', 'bb_lower_20_2')
+        """
         p = f"{self.n}_{_num(self.k)}"
         return (f"bb_upper_{p}", f"bb_middle_{p}", f"bb_lower_{p}")
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the upper, middle and lower bands of ``close``: NaN for the first ``n - 1`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> bands = Bollinger(2, 1.0).compute({"close": np.array([1.0, 2.0, 4.0])})
+            >>> [bands[c].tolist() for c in ("bb_upper_2_1", "bb_middle_2_1", "bb_lower_2_1")]
+            [[nan, 2.0, 4.0], [nan, 1.5, 3.0], [nan, 1.0, 2.0]]
+        """
         close, n = _col(candles, "close"), self.n
         mean, upper = np.empty(close.shape[0], dtype=np.float64), np.empty(close.shape[0], dtype=np.float64)
         mean[: n - 1] = np.nan
@@ -333,10 +436,24 @@ class ATR(Spec):
         _check_int("ATR", "n", self.n)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column, ``atr_{n}``.
+
+        Examples:
+            >>> ATR(7).columns
+            ('atr_7',)
+        """
         return (f"atr_{self.n}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the ATR from ``high``, ``low`` and ``close``: NaN for the first ``n`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> close = np.array([1.0, 2.0, 3.0, 4.0])
+            >>> ATR(2).compute({"high": close + 0.5, "low": close - 0.5, "close": close})["atr_2"].tolist()
+            [nan, nan, 1.5, 1.5]
+        """
         high, low, close = (_col(candles, c) for c in self.inputs)
         tr = np.empty(close.shape[0], dtype=np.float64)
         tr[:1] = np.nan
@@ -368,10 +485,25 @@ class VWAP(Spec):
             _check_int("VWAP", "window", self.window)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column: ``vwap_session``, or ``vwap_{window}`` for a rolling VWAP.
+
+        Examples:
+            >>> VWAP().columns, VWAP(30).columns
+            (('vwap_session',), ('vwap_30',))
+        """
         return ("vwap_session",) if self.window is None else (f"vwap_{self.window}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the VWAP from ``volume`` and ``quote_volume``, restarted at each UTC day (session VWAP).
+
+        Examples:
+            >>> import numpy as np
+            >>> times = np.array(["2021-01-01T23:58", "2021-01-01T23:59", "2021-01-02T00:00"], dtype="datetime64[us]")
+            >>> VWAP().compute({"open_time": times, "volume": np.array([1.0, 1.0, 2.0]),
+            ...                 "quote_volume": np.array([10.0, 20.0, 50.0])})
+            {'vwap_session': array([10., 15., 25.])}
+        """
         volume, quote = _col(candles, "volume"), _col(candles, "quote_volume")
         m = volume.shape[0]
         if self.window is not None:
@@ -428,10 +560,23 @@ class Returns(Spec):
     log: bool = False
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column: ``returns``, or ``log_returns`` when ``log``.
+
+        Examples:
+            >>> Returns().columns, Returns(log=True).columns
+            (('returns',), ('log_returns',))
+        """
         return ("log_returns",) if self.log else ("returns",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the close-to-close (simple or log) return: NaN for the first row.
+
+        Examples:
+            >>> import numpy as np
+            >>> Returns(log=True).compute({"close": np.array([1.0, 2.0])})["log_returns"].round(6).tolist()
+            [nan, 0.693147]
+        """
         close = _col(candles, "close")
         return {self.columns[0]: _returns(close, log=self.log)}
 
@@ -469,10 +614,26 @@ class RealizedVol(Spec):
         _check_int("RealizedVol", "window", self.window, low=2)
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column: ``rvol_{window}``, or ``rvol_{window}_ann`` when annualized.
+
+        Examples:
+            >>> RealizedVol(30).columns
+            ('rvol_30',)
+        """
         return (f"rvol_{self.window}_ann",) if self.annualize else (f"rvol_{self.window}",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the realized volatility of ``close``: NaN for the first ``window`` rows.
+
+        Examples:
+            >>> import numpy as np
+            >>> candles = {"close": np.array([1.0, 2.0, 4.0, 4.0]), "interval": np.array(["1d"] * 4)}
+            >>> RealizedVol(2).compute(candles)["rvol_2"].round(4).tolist()
+            [nan, nan, 0.0, 0.4901]
+            >>> RealizedVol(2, annualize=True).compute(candles)["rvol_2_ann"].round(4).tolist()
+            [nan, nan, 0.0, 9.3639]
+        """
         close = _col(candles, "close")
         n = self.window
         out = np.empty(close.shape[0], dtype=np.float64)
@@ -516,10 +677,23 @@ class OBV(Spec):
     inputs: ClassVar[tuple[str, ...]] = ("close", "volume")
 
     @property
-    def columns(self) -> tuple[str, ...]:  # noqa: D102
+    def columns(self) -> tuple[str, ...]:
+        """The output column, ``obv``.
+
+        Examples:
+            >>> OBV().columns
+            ('obv',)
+        """
         return ("obv",)
 
-    def compute(self, candles: Columns) -> dict[str, F64]:  # noqa: D102
+    def compute(self, candles: Columns) -> dict[str, F64]:
+        """Compute the on-balance volume from ``close`` and ``volume``.
+
+        Examples:
+            >>> import numpy as np
+            >>> OBV().compute({"close": np.array([2.0, 1.0, 3.0]), "volume": np.array([4.0, 1.0, 2.0])})["obv"].tolist()
+            [4.0, 3.0, 5.0]
+        """
         close, volume = _col(candles, "close"), _col(candles, "volume")
         if close.shape[0] == 0:
             return {"obv": _nan(0)}

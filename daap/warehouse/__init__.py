@@ -63,15 +63,36 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class WarehouseError(DaapError):
-    """A warehouse operation failed (bad URL, bad input, failed load). The previous state is kept."""
+    """A warehouse operation failed (bad URL, bad input, failed load). The previous state is kept.
+
+    Examples:
+        >>> WarehouseLoader("duckdb:///:memory:").sql("SELECT nope")
+        Traceback (most recent call last):
+        ...
+        daap.warehouse.WarehouseError: query failed: Binder Error: Referenced column "nope" ...
+    """
 
 
 class UnsupportedWarehouseError(WarehouseError, ValueError):
-    """The URL names a backend daap does not provide (yet)."""
+    """The URL names a backend daap does not provide (yet).
+
+    Examples:
+        >>> WarehouseLoader("mysql://localhost/db")
+        Traceback (most recent call last):
+        ...
+        daap.warehouse.UnsupportedWarehouseError: unsupported warehouse scheme 'mysql': ...
+    """
 
 
 class UnsafeIdentifierError(WarehouseError, ValueError):
-    """A name that would be spliced into SQL is not a plain identifier."""
+    """A name that would be spliced into SQL is not a plain identifier.
+
+    Examples:
+        >>> quote_identifier("7d-return")
+        Traceback (most recent call last):
+        ...
+        daap.warehouse.UnsafeIdentifierError: unsafe SQL identifier '7d-return': ...
+    """
 
 
 def quote_identifier(name: str, *, upper: bool = False) -> str:
@@ -115,6 +136,10 @@ class LoadResult:
         seconds: wall time of the load.
         source: what was loaded (``DataFrame``, or the lake and the number of day files).
         deleted: rows of a reloaded lake day that its new file no longer has (removed).
+
+    Examples:
+        >>> print(LoadResult(inserted=2, updated=1, unchanged=7, seconds=0.5, source="DataFrame"))
+        10 candles from DataFrame: 2 inserted, 1 updated, 7 unchanged in 0.50 s
     """
 
     inserted: int
@@ -126,7 +151,12 @@ class LoadResult:
 
     @property
     def rows(self) -> int:
-        """Rows read from the source."""
+        """Rows read from the source: inserted + updated + unchanged.
+
+        Examples:
+            >>> LoadResult(inserted=2, updated=1, unchanged=7, seconds=0.5, source="DataFrame").rows
+            10
+        """
         return self.inserted + self.updated + self.unchanged
 
     def __str__(self) -> str:
@@ -146,6 +176,10 @@ class MartsResult:
         rows: rows in ``fct_candle_metrics``.
         indicator_columns: the indicator columns it holds, in order.
         seconds: wall time.
+
+    Examples:
+        >>> print(MartsResult(rows=1440, indicator_columns=("sma_7", "close_price_7_period_sma"), seconds=0.25))
+        stg_candles, fct_candle_metrics: 1,440 rows with sma_7, close_price_7_period_sma in 0.25 s
     """
 
     rows: int
@@ -160,16 +194,36 @@ class MartsResult:
 
 
 class WarehouseClient(Protocol):
-    """What every backend client provides (the heavy half: it owns the connection)."""
+    """What every backend client provides (the heavy half: it owns the connection).
+
+    Examples:
+        >>> client = WarehouseLoader("duckdb:///:memory:").client  # the DuckDB client behind the loader
+        >>> type(client).__name__, client.connected
+        ('DuckDBClient', False)
+    """
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> WarehouseClient:
-        """Parse the URL; must not connect."""
+        """Parse the URL; must not connect.
+
+        Examples:
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> client = DuckDBClient.from_url("duckdb:////tmp/daap/w.duckdb")
+            >>> client, client.connected
+            (DuckDBClient('/tmp/daap/w.duckdb'), False)
+        """
         ...
 
     @property
     def connected(self) -> bool:
-        """Whether a connection is open."""
+        """Whether a connection is open.
+
+        Examples:
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> client = DuckDBClient.from_url("duckdb:///:memory:")
+            >>> client.connected, client.sql("SELECT 1 AS one").empty, client.connected
+            (False, False, True)
+        """
         ...
 
     def load_candles(
@@ -181,19 +235,56 @@ class WarehouseClient(Protocol):
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
     ) -> LoadResult:
-        """Upsert candles into ``raw_candles``."""
+        """Upsert candles into ``raw_candles``.
+
+        Examples:
+            >>> import daap, tempfile
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> client = DuckDBClient.from_url(f"duckdb:///{tempfile.mkdtemp()}/w.duckdb")
+            >>> client.load_candles(candles).inserted, client.load_candles(candles).unchanged
+            (11, 11)
+            >>> client.close()
+        """
         ...
 
     def build_marts(self, indicators: Any = None) -> MartsResult:
-        """(Re)build ``stg_candles`` and ``fct_candle_metrics``."""
+        """(Re)build ``stg_candles`` and ``fct_candle_metrics``.
+
+        Examples:
+            >>> import daap, tempfile
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> client = DuckDBClient.from_url(f"duckdb:///{tempfile.mkdtemp()}/w.duckdb")
+            >>> _ = client.load_candles(candles)
+            >>> marts = client.build_marts("ema:3")
+            >>> marts.rows, marts.indicator_columns
+            (11, ('ema_3', 'sma_7', 'close_price_7_period_sma'))
+            >>> client.close()
+        """
         ...
 
     def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run a query, return its result."""
+        """Run a query, return its result.
+
+        Examples:
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> DuckDBClient.from_url("duckdb:///:memory:").sql("SELECT count(*) AS n FROM raw_candles")["n"].item()
+            0
+        """
         ...
 
     def close(self) -> None:
-        """Close the connection, if open."""
+        """Close the connection, if open.
+
+        Examples:
+            >>> from daap.warehouse.duckdb import DuckDBClient
+            >>> client = DuckDBClient.from_url("duckdb:///:memory:")
+            >>> _ = client.sql("SELECT 1")
+            >>> client.close()
+            >>> client.connected
+            False
+        """
         ...
 
 
@@ -275,12 +366,28 @@ class WarehouseLoader:
 
     @property
     def client(self) -> WarehouseClient:
-        """The backend client (it connects on its first query)."""
+        """The backend client (it connects on its first query).
+
+        Examples:
+            >>> WarehouseLoader("duckdb:///:memory:").client
+            DuckDBClient(':memory:')
+            >>> WarehouseLoader("snowflake://jane@myorg-acct/DAAP/MARTS").client
+            SnowflakeClient('snowflake://jane@myorg-acct/DAAP/MARTS')
+        """
         return self._client
 
     @property
     def connected(self) -> bool:
-        """Whether the client has opened its connection."""
+        """Whether the client has opened its connection.
+
+        Examples:
+            >>> wh = WarehouseLoader("duckdb:///:memory:")
+            >>> wh.connected
+            False
+            >>> _ = wh.sql("SELECT 1")
+            >>> wh.connected
+            True
+        """
         return self._client.connected
 
     def load_candles(
@@ -308,6 +415,22 @@ class WarehouseLoader:
         Raises:
             WarehouseError: invalid symbol or interval, missing columns, duplicate keys, or a failed load (the
                 previous state is kept).
+
+        Examples:
+            >>> import daap, tempfile
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> wh = WarehouseLoader(f"duckdb:///{tempfile.mkdtemp()}/w.duckdb")
+            >>> print(wh.load_candles(candles, symbol="BTCUSDT").inserted)
+            11
+            >>> candles.loc[0, "close"] += 1.0
+            >>> r = wh.load_candles(candles)  # a rerun: only the changed candle is written
+            >>> r.inserted, r.updated, r.unchanged
+            (0, 1, 10)
+            >>> wh.load_candles(candles, symbol="btcusdt")
+            Traceback (most recent call last):
+            ...
+            daap.warehouse.WarehouseError: invalid symbol 'btcusdt': expected upper-case letters and digits, ...
+            >>> wh.close()
         """
         return self.client.load_candles(source, symbol=symbol, interval=interval, start=start, end=end)
 
@@ -320,13 +443,39 @@ class WarehouseLoader:
 
         Returns:
             The row count and the indicator columns.
+
+        Examples:
+            >>> import daap, tempfile
+            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+            >>> wh = WarehouseLoader(f"duckdb:///{tempfile.mkdtemp()}/w.duckdb")
+            >>> _ = wh.load_candles(candles)
+            >>> wh.build_marts("sma:7,rsi:14").indicator_columns
+            ('sma_7', 'rsi_14', 'close_price_7_period_sma')
+            >>> sma = wh.sql("SELECT round(sma_7, 2) AS s FROM fct_candle_metrics ORDER BY candle_start_time")["s"]
+            >>> sma.tolist()[5:]
+            [nan, 93659.19, 93659.34, 93653.61, 93640.03, 93630.87]
+            >>> wh.close()
         """
         return self.client.build_marts(indicators)
 
     def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run a SQL query (values as ``params``, never spliced) and return the result as a DataFrame."""
+        """Run a SQL query (values as ``params``, never spliced) and return the result as a DataFrame.
+
+        Examples:
+            >>> wh = WarehouseLoader("duckdb:///:memory:")
+            >>> wh.sql("SELECT $symbol AS symbol, $n * 2 AS n", {"symbol": "BTCUSDT", "n": 21}).to_dict("records")
+            [{'symbol': 'BTCUSDT', 'n': 42}]
+        """
         return self.client.sql(query, params)
 
     def close(self) -> None:
-        """Close the connection, if one was opened."""
+        """Close the connection, if one was opened (a later query reopens it).
+
+        Examples:
+            >>> wh = WarehouseLoader("duckdb:///:memory:")
+            >>> _ = wh.sql("SELECT 1")
+            >>> wh.close()
+            >>> wh.connected
+            False
+        """
         self._client.close()
