@@ -29,6 +29,7 @@ __all__ = [
     "Capabilities",
     "Engine",
     "available_engines",
+    "capabilities",
     "get_engine",
     "register_engine",
 ]
@@ -49,6 +50,9 @@ class Capabilities:
         intervals: ``"all"`` or the interval names it supports.
         rollup: supports ``rollup``.
         fill_gaps: supports Binance-style gap rows.
+        agg_trades: accepts aggTrades rows (a ``last_trade_id`` column).
+        indicators: computes the indicators (``add_indicators``).
+        lazy: ``build`` returns a plan that runs on an action or a write.
 
     Examples:
         >>> caps = get_engine("pandas").capabilities
@@ -62,6 +66,9 @@ class Capabilities:
     intervals: str | tuple[str, ...] = "all"
     rollup: bool = True
     fill_gaps: bool = True
+    agg_trades: bool = True
+    indicators: bool = True
+    lazy: bool = False
     notes: tuple[str, ...] = field(default=())
 
 
@@ -228,17 +235,36 @@ def get_engine(name: str | Engine) -> Engine:
         return name
     if name in _loaded:
         return _loaded[name]
-    if name in _registered:
-        target, extra = _registered[name]
-    elif name == "pandas":  # built in: no need to scan every installed distribution's entry points
-        target, extra = "daap.engines.pandas:PandasEngine", None
-    else:
-        eps = _entry_points()
-        if name in eps:
-            ep = eps[name]
-            target, extra = ep.value.split("[")[0].strip(), (ep.extras[0] if ep.extras else None)
-        else:
-            raise UnknownEngineError(f"unknown engine {name!r}; available: {', '.join(available_engines())}")
+    target, extra = _target(name)
     engine = _import(target, name, extra)
     _loaded[name] = engine
     return engine
+
+
+def _target(name: str) -> tuple[str, str | None]:
+    """``("module:Class", extra)`` of a registered engine."""
+    if name in _registered:
+        return _registered[name]
+    if name == "pandas":  # built in: no need to scan every installed distribution's entry points
+        return "daap.engines.pandas:PandasEngine", None
+    eps = _entry_points()
+    if name in eps:
+        ep = eps[name]
+        return ep.value.split("[")[0].strip(), (ep.extras[0] if ep.extras else None)
+    raise UnknownEngineError(f"unknown engine {name!r}; available: {', '.join(available_engines())}")
+
+
+def capabilities(name: str) -> Capabilities:
+    """An engine's declared capabilities, read from its class without starting it (its extra need not be installed).
+
+    Raises:
+        UnknownEngineError: no engine has that name.
+
+    Examples:
+        >>> capabilities("snowpark").output_type
+        'snowflake.snowpark.DataFrame'
+    """
+    target, _ = _target(name)
+    module_name, _, attr = target.partition(":")
+    caps: Capabilities = getattr(importlib.import_module(module_name), attr).capabilities
+    return caps

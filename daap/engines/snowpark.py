@@ -489,6 +489,7 @@ class SnowparkEngine:
     name: ClassVar[str] = "snowpark"
     capabilities: ClassVar[Capabilities] = Capabilities(
         streaming_files=True,
+        lazy=True,
         input_types=("snowflake.snowpark.DataFrame", "table name (str)", "pandas.DataFrame", "pyarrow.Table"),
         output_type="snowflake.snowpark.DataFrame",
         notes=(

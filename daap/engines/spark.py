@@ -662,6 +662,7 @@ class SparkEngine:
     name: ClassVar[str] = "spark"
     capabilities: ClassVar[Capabilities] = Capabilities(
         streaming_files=True,
+        lazy=True,
         input_types=("pyspark.sql.DataFrame", "pandas.DataFrame", "pyarrow.Table"),
         output_type="pyspark.sql.DataFrame",
         notes=(
