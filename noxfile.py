@@ -37,10 +37,11 @@ def docs(session: nox.Session) -> None:
     Spark examples run too (local Spark; Java 17 is on the machine). ``nox -s docs -- serve`` serves it instead.
     """
     session.install("-e", ".[docs,dashboard,spark]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}  # Material for MkDocs' end-of-life notice, printed on every build
     if session.posargs[:1] == ["serve"]:
-        session.run("mkdocs", "serve", *session.posargs[1:])
+        session.run("mkdocs", "serve", *session.posargs[1:], env=env)
         return
-    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs)
+    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
