@@ -93,9 +93,9 @@ def stitch(lake: Lake, symbol: str, interval: Interval, new: dict[str, pd.DataFr
         first_us = int(_micros(first.to_frame().T, "open_time")[0])
         kept = prev[_micros(prev, "open_time") <= anchor_us]
         gaps = _split_by_day(_gap_rows(template, interval, anchor_us, first_us, float(anchor["close"])))
-        out[prev_day] = pd.concat([kept, gaps.pop(prev_day, kept.iloc[:0])], ignore_index=True)
+        out[prev_day] = _concat(kept, gaps.pop(prev_day, kept.iloc[:0]))
         if first_day in gaps:
-            out[first_day] = pd.concat([gaps.pop(first_day), out[first_day]], ignore_index=True)
+            out[first_day] = _concat(gaps.pop(first_day), out[first_day])
         out.update(gaps)
     after = [d for d in existing if d > last_day]
     if after:
@@ -108,8 +108,18 @@ def stitch(lake: Lake, symbol: str, interval: Interval, new: dict[str, pd.DataFr
             last_us = int(_micros(last.to_frame().T, "open_time")[0])
             kept = nxt[_micros(nxt, "open_time") >= head_us]
             gaps = _split_by_day(_gap_rows(template, interval, last_us, head_us, float(last["close"])))
-            out[next_day] = pd.concat([gaps.pop(next_day, kept.iloc[:0]), kept], ignore_index=True)
+            out[next_day] = _concat(gaps.pop(next_day, kept.iloc[:0]), kept)
             if last_day in gaps:
-                out[last_day] = pd.concat([out[last_day], gaps.pop(last_day)], ignore_index=True)
+                out[last_day] = _concat(out[last_day], gaps.pop(last_day))
             out.update(gaps)
     return dict(sorted(out.items()))
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """``a`` then ``b`` in ``a``'s dtypes; an empty side is left out (no pandas FutureWarning on all-null columns)."""
+    import pandas as pd
+
+    parts = [f for f in (a, b) if len(f)] or [a]
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    return pd.concat([a, b.astype(a.dtypes.to_dict())], ignore_index=True)

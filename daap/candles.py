@@ -182,7 +182,8 @@ class CandleBuilder:
             for day, frame in frames.items():
                 part = Path(tmp) / f"{day}.parquet"
                 day_table = pa.Table.from_pandas(frame, schema=CANDLES_SCHEMA, preserve_index=False)
-                pq.write_table(day_table, part, compression="zstd")
+                # Without pandas' metadata, a day's file is the same bytes whichever path (batch, stitched) made it.
+                pq.write_table(day_table.replace_schema_metadata(None), part, compression="zstd")
                 the_lake.store.put_file(part, the_lake.candles_key(self.interval.name, symbol, day))
         zone = f"{the_lake.uri}/candles/interval={self.interval.name}/symbol={symbol}"
         return dataclasses.replace(summary, output=zone)
