@@ -108,12 +108,14 @@ def candles(
     validate: bool,
     progress: bool | None,
 ) -> None:
-    r"""Build candles from trade files (.zip, .csv, .csv.gz, .parquet, or folders), or from a lake's bronze zone.
+    """Build candles from trade files (.zip, .csv, .csv.gz, .parquet, or folders), or from a lake's bronze zone.
+
+    Files hold Binance trades or aggTrades (told apart from their content).
 
     \b
     Files:  daap candles BTCUSDT-trades-2025-01-01.zip -o candles.parquet
     Lake:   daap candles --lake ./daap-lake --symbol BTCUSDT --start 2025-01-01 --end 2025-01-31
-    """
+    """  # noqa: D301 - click needs the real \b character to keep the example lines as they are
     from daap.candles import CandleBuilder
 
     builder = CandleBuilder(interval, engine=engine, fill_gaps=fill_gaps, validate=validate)

@@ -47,7 +47,7 @@ from daap.download import KLINE_INTERVALS
 from daap.errors import EmptyInputError, InputFormatError
 from daap.intervals import US_PER_DAY, Interval
 from daap.sources.binance import PLAUSIBLE_MAX_S, PLAUSIBLE_MIN_S
-from daap.sources.synthetic import _atomic_path, csv_lines, sha256_file
+from daap.sources.synthetic import csv_lines, write_zip_with_checksum
 from daap.trades import open_text_source
 
 __all__ = [
@@ -891,13 +891,6 @@ def write_kline_files(
             name = kline_file_name(symbol, interval, month=month)
             stamp = (int(month[:4]), int(month[5:]), 1, 0, 0, 0)
         text = to_kline_csv(klines.iloc[rows], market, header=header, decimals=decimals)
-        path = out / name
-        member = zipfile.ZipInfo(name[: -len(".zip")] + ".csv", date_time=stamp)
-        member.compress_type = zipfile.ZIP_DEFLATED
-        member.external_attr = 0o644 << 16
-        with _atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-            zf.writestr(member, text)
-        with _atomic_path(out / f"{name}.CHECKSUM") as tmp:
-            tmp.write_text(f"{sha256_file(path)}  {name}\n", encoding="ascii")
-        written.append(path)
+        member = name[: -len(".zip")] + ".csv"
+        written.append(write_zip_with_checksum(out / name, member, text, date_time=stamp))
     return written

@@ -590,11 +590,7 @@ def build_candles(cfg: PipelineConfig) -> StepResult:
     """Build each symbol's candles for every interval from the lake's bronze trades into its candles zone.
 
     Examples:
-        >>> import tempfile
-        >>> tmp = tempfile.mkdtemp()
-        >>> cfg = PipelineConfig.from_mapping({"source": "synthetic", "start": "2025-01-01", "end": "2025-01-01",
-        ...     "trades_per_day": 500, "lake": f"{tmp}/lake", "work_dir": tmp, "warehouse": f"duckdb:///{tmp}/w.duckdb",
-        ...     "intervals": ["1m", "1h"], "dashboard": False})
+        >>> cfg = _example_config(intervals=["1m", "1h"])
         >>> _ = run(cfg, steps=["download", "ingest"])
         >>> result = build_candles(cfg)
         >>> result.summary
@@ -654,11 +650,7 @@ def build_marts(cfg: PipelineConfig) -> StepResult:
     """(Re)build ``stg_candles`` and ``fct_candle_metrics`` with the configured indicators.
 
     Examples:
-        >>> import tempfile
-        >>> tmp = tempfile.mkdtemp()
-        >>> cfg = PipelineConfig.from_mapping({"source": "synthetic", "start": "2025-01-01", "end": "2025-01-01",
-        ...     "trades_per_day": 500, "lake": f"{tmp}/lake", "work_dir": tmp, "warehouse": f"duckdb:///{tmp}/w.duckdb",
-        ...     "indicators": "ema:21,rsi:14", "dashboard": False})
+        >>> cfg = _example_config(indicators="ema:21,rsi:14")
         >>> _ = run(cfg, steps=["download", "ingest", "build_candles", "load"])
         >>> build_marts(cfg).details
         {'rows': 1409, 'indicator_columns': ['ema_21', 'rsi_14', 'sma_7', 'close_price_7_period_sma']}

@@ -141,10 +141,7 @@ class KlineReconciliation:
         """``mismatch``, ``incomplete`` (a bucket missing on either side, or nothing compared) or ``match``.
 
         Examples:
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> verify_against_klines(candles.iloc[:10], klines).verdict
             'match'
             >>> verify_against_klines(candles, klines).verdict
@@ -163,10 +160,7 @@ class KlineReconciliation:
         """One line: verdict and counts.
 
         Examples:
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> print(verify_against_klines(candles, klines, market="spot").summary())
             INCOMPLETE: BTCUSDT 1m spot: 10 buckets compared, 10 matched, 0 mismatched, 1 missing in Binance's klines
         """
@@ -182,10 +176,7 @@ class KlineReconciliation:
         """A few lines for people: the summary, the differences by field, the first differences, the missing runs.
 
         Examples:
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> klines.loc[3, "close"] += 0.01
             >>> print(verify_against_klines(candles.iloc[:10], klines).report())
             MISMATCH: BTCUSDT 1m: 10 buckets compared, 9 matched, 1 mismatched
@@ -221,10 +212,7 @@ class KlineReconciliation:
         """Plain data, with the verdict and summary.
 
         Examples:
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> data = verify_against_klines(candles.iloc[:10], klines).to_dict()
             >>> data["verdict"], data["compared"], data["mismatches_by_field"]
             ('match', 10, {})
@@ -236,10 +224,7 @@ class KlineReconciliation:
 
         Examples:
             >>> import json
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> json.loads(verify_against_klines(candles, klines).to_json())["missing_in_klines_count"]
             1
         """
@@ -249,10 +234,7 @@ class KlineReconciliation:
         """As a quality-report finding named ``klines``: an error on a mismatch, a warning when incomplete.
 
         Examples:
-            >>> import daap
-            >>> from daap.klines import read_klines
-            >>> candles = daap.CandleBuilder("1m").build(daap.read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
-            >>> klines = read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")  # 10 of the 11 minutes
+            >>> candles, klines = _example_inputs()  # the real 2025-01-01 minutes; klines for 10 of the 11
             >>> f = verify_against_klines(candles, klines).to_finding()
             >>> f.check, f.severity, f.target, f.passed
             ('klines', 'warn', 'klines BTCUSDT 1m', False)
@@ -265,6 +247,16 @@ class KlineReconciliation:
         details["missing_in_klines"] = details["missing_in_klines"][:5]
         target = f"klines {self.symbol} {self.interval}"
         return Finding("klines", severity, target, self.verdict == "match", self.summary(), details)
+
+
+def _example_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The examples' inputs: candles of the real 2025-01-01 trades in tests/data (11 minutes), klines of 10 of them."""
+    from daap.candles import CandleBuilder
+    from daap.klines import read_klines
+    from daap.trades import read_trades
+
+    candles = CandleBuilder("1m").build(read_trades("tests/data/BTCUSDT-trades-2025-01-01.csv"))
+    return candles, read_klines("tests/data/klines/BTCUSDT-1m-2025-01-01.csv")
 
 
 # --------------------------------------------------------------------------------------------------- comparing

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,8 @@ from daap.sources.synthetic import (
     csv_lines,
     has_header,
     iter_days,
-    sha256_file,
     time_unit,
+    write_zip_with_checksum,
 )
 
 __all__ = [
@@ -195,11 +194,9 @@ def write_aggtrades_files(
         text = to_binance_aggtrades_csv(agg, config.market, day)
         csv_name = aggtrades_file_name(config.symbol, day, zipped=False)
         if zipped:
-            path = out / aggtrades_file_name(config.symbol, day)
-            with _atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(csv_name, text)
-            with _atomic_path(out / f"{path.name}.CHECKSUM") as tmp:
-                tmp.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="ascii")
+            path = write_zip_with_checksum(
+                out / aggtrades_file_name(config.symbol, day), csv_name, text
+            )
         else:
             path = out / csv_name
             with _atomic_path(path) as tmp:

@@ -40,11 +40,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import os
 import re
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -82,6 +84,7 @@ __all__ = [
     "write_binance_files",
     "write_csv",
     "write_parquet",
+    "write_zip_with_checksum",
 ]
 
 Market = Literal["spot", "um"]
@@ -597,6 +600,40 @@ def _atomic_path(final: Path) -> Iterator[Path]:
         raise
 
 
+def write_zip_with_checksum(
+    path: Path,
+    member: str,
+    content: bytes | Callable[[IO[bytes]], object],
+    *,
+    date_time: tuple[int, int, int, int, int, int] | None = None,
+) -> Path:
+    r"""Publish a Binance-style zip: one member, then the ``.CHECKSUM`` sidecar, both atomically.
+
+    Args:
+        path: the zip to write.
+        member: the name of its single member.
+        content: the member's bytes, or a function that streams them into the file object it is given.
+        date_time: the member's timestamp (default: now); fix it for byte-identical files.
+
+    Examples:
+        >>> import tempfile
+        >>> p = write_zip_with_checksum(Path(tempfile.mkdtemp()) / "a.zip", "a.csv", lambda f: f.write(b"1,2\n"))
+        >>> zipfile.ZipFile(p).read("a.csv"), (p.parent / "a.zip.CHECKSUM").read_text().endswith("  a.zip\n")
+        (b'1,2\n', True)
+    """
+    info = zipfile.ZipInfo(member, date_time=date_time or time.localtime()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    with _atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as zf, zf.open(info, "w", force_zip64=True) as stream:
+        if isinstance(content, bytes):
+            stream.write(content)
+        else:
+            content(stream)
+    with _atomic_path(path.with_name(f"{path.name}.CHECKSUM")) as tmp:
+        tmp.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="ascii")
+    return path
+
+
 def write_binance_files(
     out_dir: str | os.PathLike[str],
     config: SyntheticConfig,
@@ -634,16 +671,11 @@ def write_binance_files(
     for day, table in iter_days(config):
         csv_name = binance_file_name(config.symbol, day, zipped=False)
         if zipped:
-            path = out / binance_file_name(config.symbol, day, zipped=True)
-            with (
-                _atomic_path(path) as tmp,
-                zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
-                zf.open(csv_name, "w", force_zip64=True) as member,
-            ):
-                write_csv(table, member, config.market, day)
-            checksum = out / f"{path.name}.CHECKSUM"
-            with _atomic_path(checksum) as tmp:
-                tmp.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="ascii")
+            path = write_zip_with_checksum(
+                out / binance_file_name(config.symbol, day, zipped=True),
+                csv_name,
+                functools.partial(write_csv, table, market=config.market, day=day),
+            )
         else:
             path = out / csv_name
             with _atomic_path(path) as tmp:
